@@ -1,0 +1,34 @@
+package app
+
+import (
+	"fmt"
+	"os"
+)
+
+// App is the root of the application's services. The window and the
+// command line each open one; its services are created on first use.
+type App struct {
+	// Home is the data folder (see DataDir).
+	Home   string
+	getenv func(string) string
+}
+
+// Open returns the App for the data folder chosen by the environment
+// (LLAMADESK_HOME or the platform default), creating the folder if needed.
+// getenv is os.Getenv outside tests; nil means os.Getenv.
+func Open(getenv func(string) string) (*App, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home, err := DataDir(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureDir(home); err != nil {
+		return nil, fmt.Errorf("open data folder %s: %w", home, err)
+	}
+	return &App{Home: home, getenv: getenv}, nil
+}
+
+// Getenv reads an environment variable through the App's environment.
+func (a *App) Getenv(key string) string { return a.getenv(key) }

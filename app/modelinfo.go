@@ -1,0 +1,70 @@
+package app
+
+import (
+	"fmt"
+
+	"github.com/llamadesk/llamadesk/engine"
+	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/engine/tokenizer"
+)
+
+// ModelInfo describes a model file for `llamadesk info` and the window.
+type ModelInfo struct {
+	Path          string           `json:"path"`
+	FileBytes     int64            `json:"file_bytes"`
+	Name          string           `json:"name"`
+	Architecture  string           `json:"architecture"`
+	Parameters    int64            `json:"parameters"`
+	Quantization  string           `json:"quantization"`
+	TensorTypes   []gguf.TypeUsage `json:"tensor_types"`
+	ContextLength int              `json:"context_length"`
+	Layers        int              `json:"layers"`
+	Embedding     int              `json:"embedding"`
+	Heads         int              `json:"heads"`
+	KVHeads       int              `json:"kv_heads"`
+	FeedForward   int              `json:"feed_forward"`
+	Vocabulary    int              `json:"vocabulary"`
+	ChatFormat    string           `json:"chat_format"`
+	ChatTemplate  string           `json:"chat_template,omitempty"`
+}
+
+// DescribeModel reads a GGUF file's metadata without loading its weights.
+func DescribeModel(path string) (*ModelInfo, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	cfg, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", path, err)
+	}
+	s := gguf.Summarize(f)
+	info := &ModelInfo{
+		Path: path, FileBytes: f.Size(), Name: s.Name, Architecture: s.Architecture,
+		Parameters: s.Parameters, Quantization: s.Quantization, TensorTypes: s.TensorTypes,
+		ContextLength: cfg.ContextLen, Layers: cfg.Layers, Embedding: cfg.Dim, Heads: cfg.Heads,
+		KVHeads: cfg.KVHeads, FeedForward: cfg.FFN,
+	}
+	if emb, ok := f.Tensor("token_embd.weight"); ok && len(emb.Dims) == 2 {
+		info.Vocabulary = int(emb.Dims[1])
+	}
+	info.ChatTemplate, _ = f.String("tokenizer.chat_template")
+	// CHAT-FORMAT-PENDING
+	return info, nil
+}
+
+// OpenTokenizer opens a GGUF file and builds its tokenizer without loading
+// the weights. Call the returned function to close the file.
+func OpenTokenizer(path string) (*tokenizer.Tokenizer, func() error, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("tokenizer of %s: %w", path, err)
+	}
+	return tok, f.Close, nil
+}

@@ -1,0 +1,135 @@
+// Package cli runs Llamadesk's headless commands (`llamadesk <command> ...`).
+// Each command parses its own flags and calls the services in package app,
+// the same ones the window uses. Results go to stdout (JSON where a command
+// offers --json); errors go to stderr with a non-zero exit status.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Env is what a command may touch of the outside world.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads an environment variable (os.Getenv in main; a map in tests).
+	Getenv func(string) string
+}
+
+// OSEnv returns the Env of the running process.
+func OSEnv() *Env {
+	return &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+// command is one subcommand: its one-line summary and its body.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *Env, args []string) error
+}
+
+// commands lists every subcommand. Keep it sorted by name.
+func commands() map[string]command {
+	return map[string]command{
+		"eval":     {"print the top logits of every prompt position as JSON", runEval},
+		"generate": {"continue a prompt (greedy at --temp 0)", runGenerate},
+		"info":     {"describe a GGUF model file", runInfo},
+		"tokenize": {"print the token ids of a text", runTokenize},
+	}
+}
+
+// errUsage marks errors caused by wrong arguments (exit status 2).
+var errUsage = errors.New("usage")
+
+// usageError returns an error that reports wrong arguments.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// IsCommand reports whether name is a known subcommand.
+func IsCommand(name string) bool {
+	_, ok := commands()[name]
+	return ok || name == "help" || name == "-h" || name == "--help"
+}
+
+// Run executes the command named by args[0] and returns the process exit status.
+func Run(ctx context.Context, env *Env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(env.Stdout)
+		return 0
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "llamadesk: unknown command %q\n\n", args[0])
+		printUsage(env.Stderr)
+		return 2
+	}
+	if err := cmd.run(ctx, env, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(env.Stderr, "llamadesk %s: %v\n", args[0], err)
+		if errors.Is(err, errUsage) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Llamadesk: chat with Llama 2 models on your own computer.")
+	fmt.Fprintln(w, "\nUsage:\n  llamadesk              open the window\n  llamadesk <command> [flags]\n\nCommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'llamadesk <command> -h' for a command's flags.")
+}
+
+// newFlagSet returns a FlagSet that reports errors instead of exiting.
+func newFlagSet(env *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("llamadesk "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// parseFlags parses args, allowing flags before and after positional
+// arguments, and refuses more than the allowed number of positional ones.
+func parseFlags(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			rest = append(rest, args[1:]...)
+			break
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+	if len(rest) > positional {
+		return nil, usageError("unexpected arguments: %s", strings.Join(rest[positional:], " "))
+	}
+	return rest, nil
+}

@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/engine/sample"
+)
+
+// modelFlags are the flags every command that runs a model shares.
+type modelFlags struct {
+	model     string
+	threads   int
+	backend   string
+	gpuLayers int
+}
+
+func (m *modelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.model, "model", "", "GGUF model `file` (required)")
+	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: one per physical core)")
+	fs.StringVar(&m.backend, "backend", "auto", "compute backend: auto, cpu or gl")
+	fs.IntVar(&m.gpuLayers, "gpu-layers", -1, "layers to run on the GPU (-1: as many as fit)")
+}
+
+func (m *modelFlags) load() (*app.LoadedModel, error) {
+	if m.model == "" {
+		return nil, usageError("--model is required")
+	}
+	return app.LoadModel(m.model, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
+}
+
+// readTextFile reads a prompt or text file named by a flag.
+func readTextFile(flagName, path string) (string, error) {
+	if path == "" {
+		return "", usageError("--%s is required", flagName)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read --%s: %w", flagName, err)
+	}
+	return string(raw), nil
+}
+
+// writeJSON prints v as one line of JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// logitPair is a [token id, logit] pair in JSON.
+type logitPair [2]any
+
+// topPairs returns the n highest logits of row, highest first (lowest id first on ties).
+func topPairs(row []float32, n int) []logitPair {
+	idx := make([]int, len(row))
+	for i := range idx {
+		idx[i] = i
+	}
+	n = min(n, len(row))
+	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
+	out := make([]logitPair, n)
+	for i := 0; i < n; i++ {
+		out[i] = logitPair{idx[i], row[idx[i]]}
+	}
+	return out
+}
+
+func runEval(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "eval")
+	var mf modelFlags
+	mf.register(fs)
+	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
+	top := fs.Int("top", 10, "logits to print per position")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *top < 1 {
+		return usageError("--top must be at least 1")
+	}
+	prompt, err := readTextFile("prompt-file", *promptFile)
+	if err != nil {
+		return err
+	}
+	lm, err := mf.load()
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	tokens := lm.Tokenizer.Encode(prompt, lm.Tokenizer.AddBOS(), true)
+	if len(tokens) == 0 {
+		return fmt.Errorf("the prompt has no tokens")
+	}
+	st, err := lm.Model.NewState(len(tokens))
+	if err != nil {
+		return err
+	}
+	logits, err := st.Eval(ctx, tokens, true)
+	if err != nil {
+		return err
+	}
+	vocab := lm.Model.Config.Vocab
+	out := struct {
+		Tokens []int32        `json:"tokens"`
+		Top    [][]logitPair `json:"top"`
+	}{Tokens: tokens}
+	for i := range tokens {
+		out.Top = append(out.Top, topPairs(logits[i*vocab:(i+1)*vocab], *top))
+	}
+	return writeJSON(env.Stdout, out)
+}
+
+func runGenerate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "generate")
+	var mf modelFlags
+	mf.register(fs)
+	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
+	n := fs.Int("n", 128, "tokens to generate")
+	params := sample.DefaultParams()
+	params.Temperature = 0
+	fs.Var(float32Flag{&params.Temperature}, "temp", "temperature (0: greedy)")
+	fs.Uint64Var(&params.Seed, "seed", 0, "random seed for sampling")
+	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating after the end-of-sequence token")
+	asJSON := fs.Bool("json", false, "print {tokens, top2, text} as JSON instead of streaming text")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *n < 0 {
+		return usageError("-n must not be negative")
+	}
+	prompt, err := readTextFile("prompt-file", *promptFile)
+	if err != nil {
+		return err
+	}
+	sampler, err := sample.New(params)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	lm, err := mf.load()
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	tok := lm.Tokenizer
+	tokens := tok.Encode(prompt, tok.AddBOS(), true)
+	if len(tokens) == 0 {
+		return fmt.Errorf("the prompt has no tokens")
+	}
+	st, err := lm.Model.NewState(0)
+	if err != nil {
+		return err
+	}
+	if len(tokens)+*n > st.Capacity() {
+		return fmt.Errorf("prompt (%d tokens) + %d new tokens exceed the context of %d", len(tokens), *n, st.Capacity())
+	}
+	logits, err := st.Eval(ctx, tokens, false)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Tokens []int32        `json:"tokens"`
+		Top2   [][]logitPair `json:"top2"`
+		Text   string         `json:"text"`
+	}{Tokens: []int32{}, Top2: [][]logitPair{}}
+	stdout := bufio.NewWriter(env.Stdout)
+	defer stdout.Flush()
+	dec := tok.NewDecoder()
+	history := append([]int32(nil), tokens...)
+	for i := 0; i < *n; i++ {
+		next := sampler.Sample(logits, history)
+		out.Tokens = append(out.Tokens, next)
+		out.Top2 = append(out.Top2, topPairs(logits, 2))
+		history = append(history, next)
+		if tok.IsEOG(next) && !*ignoreEOS {
+			break
+		}
+		piece := dec.Add(next)
+		out.Text += piece
+		if !*asJSON {
+			stdout.WriteString(piece)
+			stdout.Flush()
+		}
+		if i+1 == *n {
+			break
+		}
+		if logits, err = st.Eval(ctx, []int32{next}, false); err != nil {
+			return err
+		}
+	}
+	rest := dec.Flush()
+	out.Text += rest
+	if *asJSON {
+		return writeJSON(stdout, out)
+	}
+	stdout.WriteString(rest + "\n")
+	return nil
+}
+
+// float32Flag is a flag.Value for a float32.
+type float32Flag struct{ p *float32 }
+
+func (f float32Flag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return fmt.Sprint(*f.p)
+}
+
+func (f float32Flag) Set(s string) error {
+	var v float64
+	if _, err := fmt.Sscan(s, &v); err != nil {
+		return fmt.Errorf("not a number: %q", s)
+	}
+	*f.p = float32(v)
+	return nil
+}
+
+func runTokenize(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "tokenize")
+	model := fs.String("model", "", "GGUF model `file` (required)")
+	textFile := fs.String("text-file", "", "text `file` to tokenize (required)")
+	noBOS := fs.Bool("no-bos", false, "do not prepend BOS even when the model asks for it")
+	parseSpecial := fs.Bool("parse-special", false, "read the texts <s> and </s> as the BOS and EOS tokens")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usageError("--model is required")
+	}
+	text, err := readTextFile("text-file", *textFile)
+	if err != nil {
+		return err
+	}
+	tok, closeFile, err := app.OpenTokenizer(*model)
+	if err != nil {
+		return err
+	}
+	defer closeFile()
+	tokens := tok.Encode(text, tok.AddBOS() && !*noBOS, *parseSpecial)
+	return writeJSON(env.Stdout, map[string][]int32{"tokens": tokens})
+}
+
+func runInfo(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "info")
+	model := fs.String("model", "", "GGUF model `file` (required)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *model == "" {
+		return usageError("--model is required")
+	}
+	info, err := app.DescribeModel(*model)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, info)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "file:           %s (%s)\n", info.Path, humanBytes(info.FileBytes))
+	fmt.Fprintf(w, "name:           %s\n", info.Name)
+	fmt.Fprintf(w, "architecture:   %s\n", info.Architecture)
+	fmt.Fprintf(w, "parameters:     %s (%d)\n", humanCount(info.Parameters), info.Parameters)
+	fmt.Fprintf(w, "quantization:   %s\n", info.Quantization)
+	for _, q := range info.TensorTypes {
+		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, humanBytes(q.Bytes))
+	}
+	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
+	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
+		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
+	fmt.Fprintf(w, "chat format:    %s\n", info.ChatFormat)
+	if info.ChatTemplate != "" {
+		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))
+	}
+	return nil
+}
+
+// humanBytes formats a byte count with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.2f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// humanCount formats a parameter count as 6.74B, 512.0M...
+func humanCount(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fK", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}
+
+// oneLine shortens s to one line of at most n runes.
+func oneLine(s string, n int) string {
+	r := []rune(s)
+	for i, c := range r {
+		if c == '\n' || c == '\r' {
+			r[i] = ' '
+		}
+	}
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return string(r)
+}
