@@ -108,7 +108,7 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	vocab := lm.Model.Config.Vocab
 	out := struct {
-		Tokens []int32        `json:"tokens"`
+		Tokens []int32       `json:"tokens"`
 		Top    [][]logitPair `json:"top"`
 	}{Tokens: tokens}
 	for i := range tokens {
@@ -165,9 +165,9 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	out := struct {
-		Tokens []int32        `json:"tokens"`
+		Tokens []int32       `json:"tokens"`
 		Top2   [][]logitPair `json:"top2"`
-		Text   string         `json:"text"`
+		Text   string        `json:"text"`
 	}{Tokens: []int32{}, Top2: [][]logitPair{}}
 	stdout := bufio.NewWriter(env.Stdout)
 	defer stdout.Flush()

@@ -294,9 +294,9 @@ func TestOpenErrors(t *testing.T) {
 
 func TestTensorTypes(t *testing.T) {
 	for _, c := range []struct {
-		typ        TensorType
-		name       string
-		n, bytes   int
+		typ      TensorType
+		name     string
+		n, bytes int
 	}{
 		{TypeF32, "F32", 4, 16}, {TypeF16, "F16", 4, 8}, {TypeQ4_0, "Q4_0", 64, 36}, {TypeQ8_0, "Q8_0", 32, 34},
 		{TypeQ4_K, "Q4_K", 256, 144}, {TypeQ6_K, "Q6_K", 512, 420}, {TypeBF16, "BF16", 2, 4},
