@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/llamadesk/llamadesk/engine"
+	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/tokenizer"
 )
@@ -50,7 +51,7 @@ func DescribeModel(path string) (*ModelInfo, error) {
 		info.Vocabulary = int(emb.Dims[1])
 	}
 	info.ChatTemplate, _ = f.String("tokenizer.chat_template")
-	// CHAT-FORMAT-PENDING
+	info.ChatFormat = chat.DetectNamed(f, path).Describe()
 	return info, nil
 }
 
