@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/llamadesk/llamadesk/engine/gguf"
+import (
+	"sync/atomic"
+
+	"github.com/llamadesk/llamadesk/engine/gguf"
+)
 
 // Buffer is a backend-owned array of float32 activations. Batched
 // activations are stored row-major: n rows (tokens) of a fixed width.
@@ -89,4 +93,13 @@ type Backend interface {
 
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// Interruptible is implemented by backends that can abandon a long
+// operation (a large matrix product during prompt processing) when a flag is
+// raised. The results of an interrupted operation are undefined; the engine
+// discards them. The engine raises the flag when an evaluation's context is
+// cancelled, so that Stop takes effect within a fraction of a layer.
+type Interruptible interface {
+	SetInterrupt(flag *atomic.Bool)
 }

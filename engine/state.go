@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // DefaultBatch is the most tokens evaluated in one pass; longer prompts are
@@ -45,6 +46,8 @@ type State struct {
 	hidden   []float32 // host copy of x, used when crossing backends
 	logits   Buffer    // on the head backend, batch rows of Vocab
 	embedBuf []float32
+	// interrupt is raised when the context of a running Eval is cancelled.
+	interrupt atomic.Bool
 }
 
 // NewState allocates a context of ctxLen positions (0 means the model's
@@ -111,6 +114,14 @@ func (s *State) Eval(ctx context.Context, tokens []int32, all bool) ([]float32, 
 		out = make([]float32, 0, len(tokens)*vocab)
 	}
 	start := len(s.tokens)
+	s.interrupt.Store(false)
+	for _, b := range s.model.backends {
+		if ib, ok := b.(Interruptible); ok {
+			ib.SetInterrupt(&s.interrupt)
+		}
+	}
+	stop := context.AfterFunc(ctx, func() { s.interrupt.Store(true) })
+	defer stop()
 	for off := 0; off < len(tokens); off += s.batch {
 		chunk := tokens[off:min(off+s.batch, len(tokens))]
 		last := off+len(chunk) == len(tokens)
@@ -151,8 +162,8 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 	var sc *scratch
 	rope := RoPEParams{Tokens: n, StartPos: pos, HeadDim: c.HeadDim, Dims: c.RopeDims, Base: c.RopeBase, Scale: c.RopeScale}
 	for li := range m.layers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if s.interrupt.Load() {
+			return nil, context.Cause(ctx)
 		}
 		l := &m.layers[li]
 		if l.backend != cur {
@@ -186,10 +197,16 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 		b.MatMul(sc.proj, l.ffnDown, sc.gate, n)
 		b.Add(sc.x, sc.proj, n*c.Dim)
 	}
+	if s.interrupt.Load() {
+		return nil, context.Cause(ctx)
+	}
 	if outRows == 0 {
 		if cur != nil {
 			// Finish the batch's work before reporting success.
 			s.readHidden(cur, sc, 1)
+		}
+		if s.interrupt.Load() {
+			return nil, context.Cause(ctx)
 		}
 		return nil, nil
 	}
@@ -209,6 +226,9 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 	b.MatMul(s.logits, m.output, sc.xn, outRows)
 	out := make([]float32, outRows*c.Vocab)
 	b.Read(out, s.logits)
+	if s.interrupt.Load() {
+		return nil, context.Cause(ctx)
+	}
 	return out, nil
 }
 

@@ -1,0 +1,39 @@
+# Llamadesk build and test targets. Every go command uses the same build tags
+# (through GOFLAGS) so that the cgo parts (SQLite with FTS5, Fyne, OpenGL)
+# compile once and stay cached.
+export GOFLAGS := -tags=sqlite_fts5
+# Where the shared test data lives (models, golden outputs); see README.
+export LLAMADESK_TESTDATA ?= $(abspath ../shared/testdata)
+
+GO ?= go
+XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x1024x24'")
+
+.PHONY: run build test vet fuzz bench screenshots clean
+
+## run: build and open the window
+run: build
+	./llamadesk
+
+## build: build the llamadesk binary
+build:
+	$(GO) build -o llamadesk .
+
+## vet: static checks
+vet:
+	$(GO) vet ./...
+
+## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests)
+test: vet
+	$(XVFB) $(GO) test -timeout 25m ./...
+
+## fuzz: run each fuzz target for FUZZTIME (default 60s)
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./engine/gguf/
+
+## bench: kernel benchmarks
+bench:
+	$(GO) test -run '^$$' -bench . ./engine/cpu/
+
+clean:
+	rm -f llamadesk
