@@ -6,12 +6,14 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"syscall"
 
 	"github.com/llamadesk/llamadesk/cli"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(cli.Run(ctx, cli.OSEnv(), os.Args[1:]))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	code := cli.Run(ctx, cli.OSEnv(), os.Args[1:])
+	stop()
+	os.Exit(code)
 }

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/engine/sample"
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// HistoryFile is the name of the history database in the data folder.
+const HistoryFile = "llamadesk.db"
+
+// HistoryPath returns where the history database lives.
+func (a *App) HistoryPath() string { return filepath.Join(a.Home, HistoryFile) }
+
+// History returns the history database (conversations, personas,
+// settings), opening it on first use. When opening fails the error is
+// returned and the next call tries again; a damaged database is a
+// *history.CorruptError, after which StartFreshHistory may replace it if
+// the person agrees.
+func (a *App) History() (*history.Store, error) {
+	a.historyMu.Lock()
+	defer a.historyMu.Unlock()
+	if a.history != nil {
+		return a.history, nil
+	}
+	s, err := history.Open(a.HistoryPath())
+	if err != nil {
+		return nil, err
+	}
+	a.history = s
+	return s, nil
+}
+
+// StartFreshHistory moves the history database aside (with its -wal file)
+// and starts an empty one, for when the person agrees after History
+// reported a *history.CorruptError. It returns where the old file went.
+func (a *App) StartFreshHistory() (string, error) {
+	a.historyMu.Lock()
+	defer a.historyMu.Unlock()
+	if a.history != nil {
+		if err := a.history.Close(); err != nil {
+			return "", fmt.Errorf("close history: %w", err)
+		}
+		a.history = nil
+	}
+	s, moved, err := history.StartFresh(a.HistoryPath())
+	if err != nil {
+		return moved, err
+	}
+	a.history = s
+	return moved, nil
+}
+
+// Close closes the services the App opened (the history database).
+func (a *App) Close() error {
+	a.historyMu.Lock()
+	defer a.historyMu.Unlock()
+	var errs []error
+	if a.history != nil {
+		errs = append(errs, a.history.Close())
+		a.history = nil
+	}
+	return errors.Join(errs...)
+}
+
+// ChatConversation turns a thread (a conversation's active path) into the
+// engine's conversation: the system prompt snapshot and the messages.
+// Replies that failed (history.StatusError) are left out, so their
+// question counts as unanswered; cancelled and interrupted partial replies
+// stay. Load the thread before starting the new reply.
+func ChatConversation(th history.Thread) chat.Conversation {
+	conv := chat.Conversation{System: th.Conversation.SystemPrompt}
+	for _, m := range th.Messages {
+		switch {
+		case m.Role == history.RoleUser:
+			conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: m.Content})
+		case m.Status == history.StatusError, m.Status == history.StatusStreaming && m.Content == "":
+			// Nothing usable was said.
+		case len(conv.Messages) > 0 && conv.Messages[len(conv.Messages)-1].Role == chat.User:
+			conv.Messages = append(conv.Messages, chat.Message{Role: chat.Assistant, Content: m.Content})
+		}
+	}
+	return conv
+}
+
+// SamplingParams returns base with every setting that s sets applied
+// (history.Sampling's MaxTokens and Stop are not sampler parameters: the
+// caller passes them to generation).
+func SamplingParams(base sample.Params, s history.Sampling) sample.Params {
+	p := base
+	if s.Temperature != nil {
+		p.Temperature = float32(*s.Temperature)
+	}
+	if s.TopK != nil {
+		p.TopK = *s.TopK
+	}
+	if s.TopP != nil {
+		p.TopP = float32(*s.TopP)
+	}
+	if s.MinP != nil {
+		p.MinP = float32(*s.MinP)
+	}
+	if s.RepeatPenalty != nil {
+		p.RepeatPenalty = float32(*s.RepeatPenalty)
+	}
+	if s.RepeatLastN != nil {
+		p.RepeatLastN = *s.RepeatLastN
+	}
+	if s.PresencePenalty != nil {
+		p.PresencePenalty = float32(*s.PresencePenalty)
+	}
+	if s.FrequencyPenalty != nil {
+		p.FrequencyPenalty = float32(*s.FrequencyPenalty)
+	}
+	if s.Seed != nil {
+		p.Seed = uint64(*s.Seed)
+	}
+	return p
+}
