@@ -34,12 +34,12 @@ type ReplyEvent struct {
 
 // ReplyResult is a finished reply and how it went.
 type ReplyResult struct {
-	ConversationID string          `json:"conversation_id"`
-	MessageID      int64           `json:"message_id"`
-	Reply          string          `json:"reply"`
-	StopReason     string          `json:"stop_reason"`
-	Stats          session.Stats   `json:"stats"`
-	Backend        string          `json:"backend"`
+	ConversationID string        `json:"conversation_id"`
+	MessageID      int64         `json:"message_id"`
+	Reply          string        `json:"reply"`
+	StopReason     string        `json:"stop_reason"`
+	Stats          session.Stats `json:"stats"`
+	Backend        string        `json:"backend"`
 	// Dropped lists the indices of messages left out to fit the context, and
 	// DroppedNote says so in words ("" when nothing was dropped).
 	Dropped     []int  `json:"dropped,omitempty"`
