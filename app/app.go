@@ -3,6 +3,9 @@ package app
 import (
 	"fmt"
 	"os"
+	"sync"
+
+	"github.com/llamadesk/llamadesk/history"
 )
 
 // App is the root of the application's services. The window and the
@@ -11,6 +14,16 @@ type App struct {
 	// Home is the data folder (see DataDir).
 	Home   string
 	getenv func(string) string
+
+	// historyMu guards history, the history database opened on first use
+	// (see History).
+	historyMu sync.Mutex
+	history   *history.Store
+
+	// modelsOnce creates models, the model manager (see Models).
+	modelsOnce sync.Once
+	models     *Models
+	modelsErr  error
 }
 
 // Open returns the App for the data folder chosen by the environment

@@ -1,0 +1,460 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/llamadesk/llamadesk/assets"
+	"github.com/llamadesk/llamadesk/models"
+	"github.com/llamadesk/llamadesk/models/download"
+)
+
+// ModelsConfig tunes the model manager. Zero fields take their defaults.
+type ModelsConfig struct {
+	// Dir is the models folder (default <data>/models).
+	Dir string
+	// Endpoint is the Hugging Face hub (default $HF_ENDPOINT, else https://huggingface.co).
+	Endpoint string
+	// Concurrent downloads at once (default 2) and parallel parts per file (default 4).
+	Concurrent int
+	Parts      int
+	// BytesPerSecond limits the total download speed (0: no limit).
+	BytesPerSecond int64
+	// Client makes all HTTP requests (http.DefaultClient by default).
+	Client *http.Client
+	// Catalog replaces the built-in catalog (tests use a small one).
+	Catalog *models.Catalog
+	// Download overrides the downloader's other settings (timeouts, retries);
+	// the fields above take precedence.
+	Download download.Config
+}
+
+// Models is the model manager service shared by the window and the command
+// line: the catalog, the local library, the hub and the downloads.
+type Models struct {
+	Catalog   *models.Catalog
+	Library   *models.Library
+	Hub       *models.Hub
+	Downloads *download.Manager
+	// GPU reports the GPU memory for fit estimates; nil (or returning nil)
+	// when no GPU backend is available.
+	GPU func() *models.GPU
+
+	home   string
+	getenv func(string) string
+}
+
+// Models returns the App's model manager with the default configuration,
+// creating it on first use.
+func (a *App) Models() (*Models, error) {
+	a.modelsOnce.Do(func() {
+		a.models, a.modelsErr = NewModels(a.Home, a.getenv, ModelsConfig{})
+	})
+	return a.models, a.modelsErr
+}
+
+// NewModels returns a model manager for the data folder home.
+func NewModels(home string, getenv func(string) string, cfg ModelsConfig) (*Models, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	cat := cfg.Catalog
+	if cat == nil {
+		var err error
+		if cat, err = models.ParseCatalog(assets.CatalogJSON()); err != nil {
+			return nil, err
+		}
+	}
+	dir := cfg.Dir
+	if dir == "" {
+		dir = filepath.Join(home, "models")
+	}
+	token, err := models.LoadToken(home, getenv)
+	if err != nil {
+		return nil, err
+	}
+	dl := cfg.Download
+	dl.Client = cfg.Client
+	if cfg.Concurrent > 0 {
+		dl.Concurrent = cfg.Concurrent
+	}
+	if cfg.Parts > 0 {
+		dl.Parts = cfg.Parts
+	}
+	if cfg.BytesPerSecond > 0 {
+		dl.BytesPerSecond = cfg.BytesPerSecond
+	}
+	return &Models{
+		Catalog: cat,
+		Library: &models.Library{Dir: dir},
+		Hub: &models.Hub{
+			Endpoint: models.Endpoint(cfg.Endpoint, getenv),
+			Token:    token,
+			Client:   cfg.Client,
+			CacheDir: filepath.Join(home, "cache", "hub"),
+		},
+		Downloads: download.NewManager(dl),
+		home:      home,
+		getenv:    getenv,
+	}, nil
+}
+
+// PullResult tells what Pull brought.
+type PullResult struct {
+	Model *models.Model
+	File  *models.File
+	// Path is where the verified file is.
+	Path string
+}
+
+// Pull downloads a catalog model ("llama-2-7b-chat:Q4_K_M", see
+// Catalog.Resolve) into the models folder, verified against the hub's
+// SHA-256. progress receives reports (may be nil). When ctx ends the
+// download pauses, and pulling again resumes it.
+func (s *Models) Pull(ctx context.Context, ref string, progress func(download.Progress)) (*PullResult, error) {
+	m, f, err := s.Catalog.Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	res := &PullResult{Model: m, File: f, Path: filepath.Join(s.Library.Dir, f.File)}
+	files, err := s.repoFiles(ctx, m.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Parts) == 0 {
+		rf, err := hashedFile(files, m.Repo, f.File)
+		if err != nil {
+			return nil, err
+		}
+		req := s.hubRequest(m, f, rf, res.Path, progress, 0, rf.Size)
+		return res, s.run(ctx, req)
+	}
+	return res, s.pullPieces(ctx, m, f, files, res.Path, progress)
+}
+
+// repoFiles lists a repository's files from the hub, falling back to the
+// list cached by an earlier pull when the hub cannot be asked.
+func (s *Models) repoFiles(ctx context.Context, repo string) ([]models.RepoFile, error) {
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	files, err := s.Hub.Files(lctx, repo)
+	if err == nil || ctx.Err() != nil {
+		return files, err
+	}
+	if cached, _, cerr := s.Hub.CachedFiles(repo); cerr == nil {
+		return cached, nil
+	}
+	return nil, fmt.Errorf("cannot get the sizes and checksums of %s: %w", repo, err)
+}
+
+// hashedFile finds name in a repository's list; it must have a SHA-256.
+func hashedFile(files []models.RepoFile, repo, name string) (models.RepoFile, error) {
+	rf, ok := models.FindRepoFile(files, name)
+	if !ok {
+		return rf, fmt.Errorf("%s has no file %s", repo, name)
+	}
+	if rf.SHA256 == "" {
+		return rf, fmt.Errorf("%s/%s: the hub gives no SHA-256, so it cannot be verified", repo, name)
+	}
+	return rf, nil
+}
+
+// hubRequest builds the download of one repository file. Its progress is
+// shifted by offset within a whole of total bytes (for split files).
+func (s *Models) hubRequest(m *models.Model, f *models.File, rf models.RepoFile, dest string, progress func(download.Progress), offset, total int64) download.Request {
+	req := download.Request{
+		URL:    s.Hub.FileURL(m.Repo, rf.Path),
+		Dest:   dest,
+		SHA256: rf.SHA256,
+		Size:   rf.Size,
+		Header: s.Hub.Header(),
+		Name:   m.Ref(f),
+	}
+	if progress != nil {
+		req.OnProgress = func(p download.Progress) {
+			if p.State == download.StateDownloading || p.State == download.StateChecking {
+				p.Done += offset
+				p.Total = total
+			}
+			progress(p)
+		}
+	}
+	return req
+}
+
+// pullPieces downloads a file uploaded in pieces, then joins them.
+func (s *Models) pullPieces(ctx context.Context, m *models.Model, f *models.File, files []models.RepoFile, dest string, progress func(download.Progress)) error {
+	var pieces []models.Piece
+	var rfs []models.RepoFile
+	var total int64
+	for _, name := range f.Parts {
+		rf, err := hashedFile(files, m.Repo, name)
+		if err != nil {
+			return err
+		}
+		rfs = append(rfs, rf)
+		pieces = append(pieces, models.Piece{Path: filepath.Join(s.Library.Dir, name), Size: rf.Size})
+		total += rf.Size
+	}
+	if fi, err := os.Stat(dest); err == nil {
+		if fi.Size() == total {
+			return nil // joined before
+		}
+		return fmt.Errorf("%s already exists with %d bytes, expected %d; remove it first", dest, fi.Size(), total)
+	}
+	joining := false
+	if _, err := os.Stat(dest + ".joining"); err == nil {
+		joining = true // an interrupted join holds the first piece
+	}
+	var offset int64
+	for i, rf := range rfs {
+		if !(i == 0 && joining) {
+			req := s.hubRequest(m, f, rf, pieces[i].Path, progress, offset, total)
+			if err := s.run(ctx, req); err != nil {
+				return err
+			}
+		}
+		offset += rf.Size
+	}
+	return models.JoinPieces(ctx, dest, pieces)
+}
+
+// run starts a download and waits for it to finish. When ctx ends, the job
+// stops by itself with its progress saved; run waits for that.
+func (s *Models) run(ctx context.Context, req download.Request) error {
+	job, err := s.Downloads.Start(ctx, req)
+	if err != nil {
+		return err
+	}
+	<-job.Done()
+	return job.Wait(context.Background())
+}
+
+// PullURL downloads any URL to out, verified against sha256 (hex). When ctx
+// ends the download pauses, and pulling again resumes it.
+func (s *Models) PullURL(ctx context.Context, url, sha256, out string, progress func(download.Progress)) error {
+	return s.run(ctx, download.Request{URL: url, Dest: out, SHA256: sha256, OnProgress: progress})
+}
+
+// CatalogEntry is one downloadable file with its fit on this machine.
+type CatalogEntry struct {
+	Ref         string `json:"ref"`
+	Title       string `json:"title"`
+	Repo        string `json:"repo"`
+	File        string `json:"file"`
+	Quant       string `json:"quant"`
+	Size        int64  `json:"size"`
+	SizeExact   bool   `json:"size_exact"`
+	SHA256      string `json:"sha256,omitempty"`
+	Recommended bool   `json:"recommended"`
+	Chat        bool   `json:"chat"`
+	Licence     string `json:"licence"`
+	// Downloaded is true when the file is in the models folder; Partial
+	// when an unfinished download of it is.
+	Downloaded bool       `json:"downloaded"`
+	Partial    bool       `json:"partial"`
+	Fit        models.Fit `json:"fit"`
+	FitSummary string     `json:"fit_summary"`
+}
+
+// LocalEntry is one file of the library with its fit on this machine.
+type LocalEntry struct {
+	models.LocalModel
+	// Ref is the catalog reference when the file is from the catalog.
+	Ref        string      `json:"ref,omitempty"`
+	Fit        *models.Fit `json:"fit,omitempty"`
+	FitSummary string      `json:"fit_summary,omitempty"`
+}
+
+// ModelList is what `llamadesk models` shows: the machine, the catalog and
+// the library.
+type ModelList struct {
+	Memory    models.Memory  `json:"memory"`
+	GPU       *models.GPU    `json:"gpu,omitempty"`
+	ModelsDir string         `json:"models_dir"`
+	Catalog   []CatalogEntry `json:"catalog"`
+	Local     []LocalEntry   `json:"local"`
+}
+
+// List returns the catalog and the library with fit verdicts for this
+// machine. Exact sizes and checksums come from the hub lists cached by
+// earlier pulls; List itself never goes online.
+func (s *Models) List(opt models.FitOptions) (*ModelList, error) {
+	mem, err := models.SystemMemory()
+	if err != nil {
+		return nil, err
+	}
+	var gpu *models.GPU
+	if s.GPU != nil {
+		gpu = s.GPU()
+	}
+	local, err := s.Library.Scan()
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, l := range local {
+		have[l.File] = true
+	}
+	out := &ModelList{Memory: mem, GPU: gpu, ModelsDir: s.Library.Dir, Catalog: []CatalogEntry{}, Local: []LocalEntry{}}
+	for i := range s.Catalog.Models {
+		m := &s.Catalog.Models[i]
+		cached, _, _ := s.Hub.CachedFiles(m.Repo)
+		for k := range m.Files {
+			f := m.Files[k] // a copy: exact numbers from the hub may replace the card's
+			e := CatalogEntry{
+				Ref: m.Ref(&f), Title: m.Title, Repo: m.Repo, File: f.File, Quant: f.Quant,
+				Recommended: f.Recommended, Chat: m.Chat, Licence: s.Catalog.Licences[m.Licence].Name,
+			}
+			exactSize(&f, &e, cached)
+			e.Size, e.SizeExact = f.Size, f.SizeExact
+			path := filepath.Join(s.Library.Dir, f.File)
+			e.Downloaded = have[f.File]
+			e.Partial = !e.Downloaded && s.hasPartial(path, f.Parts)
+			e.Fit = models.EstimateFit(models.ShapeOf(m, &f), mem, gpu, opt)
+			e.FitSummary = e.Fit.String()
+			out.Catalog = append(out.Catalog, e)
+		}
+	}
+	for _, l := range local {
+		e := LocalEntry{LocalModel: l}
+		if m, f, ok := s.Catalog.FindFile(l.File); ok && f.File == l.File {
+			e.Ref = m.Ref(f)
+		}
+		if l.Err == "" && l.Shape.Layers > 0 {
+			fit := models.EstimateFit(l.Shape, mem, gpu, opt)
+			e.Fit, e.FitSummary = &fit, fit.String()
+		}
+		out.Local = append(out.Local, e)
+	}
+	return out, nil
+}
+
+// exactSize replaces a catalog file's size with the hub's exact one (the
+// sum of its pieces for a split file), and takes its checksum.
+func exactSize(f *models.File, e *CatalogEntry, cached []models.RepoFile) {
+	if len(cached) == 0 {
+		return
+	}
+	if len(f.Parts) == 0 {
+		if rf, ok := models.FindRepoFile(cached, f.File); ok {
+			f.Size, f.SizeExact, e.SHA256 = rf.Size, true, rf.SHA256
+		}
+		return
+	}
+	var total int64
+	for _, p := range f.Parts {
+		rf, ok := models.FindRepoFile(cached, p)
+		if !ok {
+			return
+		}
+		total += rf.Size
+	}
+	f.Size, f.SizeExact = total, true
+}
+
+// hasPartial reports whether an unfinished download of path (or of its
+// pieces) is in the models folder.
+func (s *Models) hasPartial(path string, parts []string) bool {
+	if download.HasPartial(path) {
+		return true
+	}
+	if _, err := os.Stat(path + ".joining"); err == nil {
+		return true
+	}
+	for _, p := range parts {
+		pp := filepath.Join(s.Library.Dir, p)
+		if download.HasPartial(pp) {
+			return true
+		}
+		if _, err := os.Stat(pp); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Remove deletes a local model, named by catalog reference or by file
+// name, together with any unfinished download of it. It returns what was
+// removed.
+func (s *Models) Remove(name string) (string, error) {
+	file := name
+	var parts []string
+	if _, f, err := s.Catalog.Resolve(name); err == nil {
+		file, parts = f.File, f.Parts
+	}
+	err := s.Library.Delete(file)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return "", err
+	}
+	if filepath.Base(file) != file || strings.ContainsAny(file, `/\`) {
+		return file, err // a path in a sub-folder: no download leftovers to look for
+	}
+	path := filepath.Join(s.Library.Dir, file)
+	if err != nil && !s.hasPartial(path, parts) {
+		return "", err
+	}
+	if perr := s.removePartials(path, parts); perr != nil {
+		return "", perr
+	}
+	if err != nil {
+		return file + " (unfinished download)", nil
+	}
+	return file, nil
+}
+
+// removePartials removes the unfinished download of path: its partial
+// file, an interrupted join and the pieces of a split file.
+func (s *Models) removePartials(path string, parts []string) error {
+	errs := []error{download.RemovePartial(path), removeIfThere(path + ".joining")}
+	for _, p := range parts {
+		pp := filepath.Join(s.Library.Dir, p)
+		errs = append(errs, download.RemovePartial(pp), removeIfThere(pp))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove the unfinished download of %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func removeIfThere(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// Import brings a GGUF file from anywhere into the models folder (see
+// models.Library.Import).
+func (s *Models) Import(ctx context.Context, src string, mode models.ImportMode, progress func(done, total int64)) (models.LocalModel, error) {
+	return s.Library.Import(ctx, src, mode, progress)
+}
+
+// Login stores a hub access token (for gated repositories such as
+// meta-llama's) in the data folder, readable only by the user.
+func (s *Models) Login(token string) error {
+	token = strings.TrimSpace(token)
+	if err := models.SaveToken(s.home, token); err != nil {
+		return err
+	}
+	s.Hub.Token = token
+	return nil
+}
+
+// Logout removes the stored access token.
+func (s *Models) Logout() error {
+	if err := models.DeleteToken(s.home); err != nil {
+		return err
+	}
+	s.Hub.Token = ""
+	return nil
+}
+
+// TokenPath returns where Login keeps the access token.
+func (s *Models) TokenPath() string { return models.TokenPath(s.home) }
