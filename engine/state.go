@@ -105,6 +105,9 @@ func (s *State) Eval(ctx context.Context, tokens []int32, all bool) ([]float32, 
 	if len(tokens) == 0 {
 		return nil, errors.New("eval: no tokens")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("eval: %w", context.Cause(ctx))
+	}
 	if len(s.tokens)+len(tokens) > s.capacity {
 		return nil, fmt.Errorf("eval: %w: %d tokens held + %d new > %d", ErrContextFull, len(s.tokens), len(tokens), s.capacity)
 	}
@@ -162,7 +165,7 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 	var sc *scratch
 	rope := RoPEParams{Tokens: n, StartPos: pos, HeadDim: c.HeadDim, Dims: c.RopeDims, Base: c.RopeBase, Scale: c.RopeScale}
 	for li := range m.layers {
-		if s.interrupt.Load() {
+		if s.interrupt.Load() || ctx.Err() != nil {
 			return nil, context.Cause(ctx)
 		}
 		l := &m.layers[li]
