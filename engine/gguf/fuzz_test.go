@@ -22,7 +22,10 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data[:parsed.DataOffset])
+		if parsed.DataOffset <= 32<<10 {
+			// Large headers (the 32,000-token vocabulary) make each execution slow.
+			f.Add(data[:parsed.DataOffset])
+		}
 		// A small complete file: the metadata but for the large arrays, and two tiny tensors.
 		w := NewWriter()
 		for _, kv := range parsed.KV {
