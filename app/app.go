@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/llamadesk/llamadesk/history"
+	"github.com/llamadesk/llamadesk/models"
 )
 
 // App is the root of the application's services. The window and the
@@ -24,6 +25,9 @@ type App struct {
 	modelsOnce sync.Once
 	models     *Models
 	modelsErr  error
+
+	// gpu reports the GPU for fit estimates, probed once (see newGPUProbe).
+	gpu func() *models.GPU
 }
 
 // Open returns the App for the data folder chosen by the environment
@@ -40,7 +44,7 @@ func Open(getenv func(string) string) (*App, error) {
 	if err := EnsureDir(home); err != nil {
 		return nil, fmt.Errorf("open data folder %s: %w", home, err)
 	}
-	return &App{Home: home, getenv: getenv}, nil
+	return &App{Home: home, getenv: getenv, gpu: newGPUProbe()}, nil
 }
 
 // Getenv reads an environment variable through the App's environment.

@@ -55,6 +55,9 @@ type Models struct {
 func (a *App) Models() (*Models, error) {
 	a.modelsOnce.Do(func() {
 		a.models, a.modelsErr = NewModels(a.Home, a.getenv, ModelsConfig{})
+		if a.models != nil {
+			a.models.GPU = a.gpu
+		}
 	})
 	return a.models, a.modelsErr
 }

@@ -1,0 +1,67 @@
+// Package gl is the engine's OpenGL 4.3 compute backend (Linux; Windows and
+// macOS builds get ErrUnavailable, as do builds without cgo).
+//
+// # Context: EGL, headless
+//
+// The backend makes its own OpenGL 4.3 core context with EGL and no window
+// system: on the EGL device platform (EGL_EXT_platform_device: NVIDIA's
+// driver and Mesa's hardware drivers list their GPUs there) or on Mesa's
+// surfaceless platform (EGL_MESA_platform_surfaceless, which also gives
+// llvmpipe on a machine without a GPU). It was chosen over the other two
+// candidates because:
+//
+//   - A hidden GLFW window needs a window system (X or Wayland) even for the
+//     headless CLI, and inside the window app GLFW belongs to Fyne and the
+//     main thread: the window would have to be created through the app on
+//     the main thread and handed to the engine's thread. An EGL context is
+//     independent of GLFW and of the main thread, so the CLI, the tests and
+//     the window app create it the same way, beside Fyne's own context.
+//   - A child process isolates driver crashes but costs a second process,
+//     an IPC protocol for every token and a copy of the hidden state at each
+//     crossing; it can still be added around this backend later.
+//
+// libEGL is loaded at run time (dlopen of libEGL.so.1) and every GL entry
+// point comes from eglGetProcAddress, so building needs only a C compiler
+// (no EGL or GL headers or libraries), and a binary on a machine without
+// EGL starts normally and reports why the GPU backend is unavailable.
+//
+// # Threading
+//
+// The context is current on one locked OS thread owned by the backend; all
+// GL calls run there, sent through a channel. The engine's calls (MatMul,
+// RMSNorm, …) only record commands: a token's whole stream of dispatches
+// goes to the GL thread in one message and one cgo call when the engine
+// reads a result (Read), so nothing but the logits (or the hidden state,
+// where layers cross to the CPU) is read back. Memory barriers are issued
+// only between commands that touch the same buffer.
+//
+// # Shaders
+//
+// GLSL 4.30 compute shaders embedded from shaders/ and specialised with
+// #defines: a product program per weight type (one for a single token, one
+// for batches of 8 tokens), RMSNorm, RoPE (GGML normal mode: adjacent
+// pairs, angles tabulated on the host exactly as the CPU backend computes
+// them), attention (online softmax over the KV cache kept on the GPU,
+// grouped KV heads), SwiGLU, add, and two conversions: activations are
+// rounded as ggml rounds them before each product (to Q8_0, Q8_K, F16 or
+// BF16 values, by the weight type), so results agree with llama.cpp's and
+// the CPU backend's; keys and values go to the cache as float32 (or fp16
+// with Options.HalfKV).
+//
+// Weights are bound as uint[] and dequantized in the shader; at load time
+// blocks are repacked into word-aligned structure-of-arrays form (fp16
+// scales in a separate stream), so no load straddles a word. Tensors larger
+// than GL_MAX_SHADER_STORAGE_BLOCK_SIZE (128 MiB on Mesa) are split by rows
+// into separate buffers, and batches by tokens.
+//
+// Two kernel variants exist (Kernels). The parallel one, for GPUs, splits
+// each dot product over 64 invocations and sums them with subgroupAdd where
+// GL_KHR_shader_subgroup offers arithmetic in compute shaders, a
+// shared-memory tree elsewhere (iris). The serial one gives each output to
+// one invocation and uses no barrier: it is what llvmpipe (CI) runs by
+// default, since a barrier there costs a context switch per invocation. In
+// both, a product's output is computed by the same chain of fma whether the
+// token is alone or in a batch, so a prompt evaluated at once and one token
+// at a time give identical results (the CPU layers of a partial offload
+// see identical inputs). All arithmetic is float32.
+package gl

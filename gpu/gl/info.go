@@ -1,0 +1,78 @@
+package gl
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrUnavailable reports that no OpenGL 4.3 compute context can be created:
+// the binary was built without the backend, EGL or a driver is missing, or
+// the driver lacks what the backend needs. Errors of New and Probe wrap it.
+var ErrUnavailable = errors.New("OpenGL 4.3 compute is unavailable")
+
+// Info describes the OpenGL device a context runs on.
+type Info struct {
+	Vendor      string // GL_VENDOR
+	Renderer    string // GL_RENDERER, the GPU's name
+	Version     string // GL_VERSION
+	GLSLVersion string // GL_SHADING_LANGUAGE_VERSION
+	Platform    string // how the context was made, e.g. "EGL 1.5, hardware device 0"
+	// Software is true for a CPU rasteriser (Mesa's llvmpipe or softpipe):
+	// correct, but slower than the engine's CPU backend.
+	Software bool
+	// TotalMemory and FreeMemory are the GPU's dedicated memory in bytes, from
+	// GL_NVX_gpu_memory_info or GL_ATI_meminfo; 0 when the driver does not say.
+	TotalMemory, FreeMemory int64
+	// MaxStorageBlock is GL_MAX_SHADER_STORAGE_BLOCK_SIZE in bytes.
+	MaxStorageBlock int64
+	// Subgroups is true when GL_KHR_shader_subgroup offers arithmetic
+	// operations in compute shaders; SubgroupSize is then the subgroup width.
+	Subgroups    bool
+	SubgroupSize int
+}
+
+// Summary is a one-line description for logs and the UI, such as
+// "NVIDIA GeForce RTX 3060 (OpenGL 4.6.0 NVIDIA 550.54; 11.8 GiB free of 12.0 GiB)".
+func (i Info) Summary() string {
+	s := fmt.Sprintf("%s (OpenGL %s", i.Renderer, i.Version)
+	if i.TotalMemory > 0 {
+		s += fmt.Sprintf("; %.1f GiB free of %.1f GiB", float64(i.FreeMemory)/(1<<30), float64(i.TotalMemory)/(1<<30))
+	}
+	return s + ")"
+}
+
+// isSoftwareRenderer reports whether a GL_RENDERER string names a CPU rasteriser.
+func isSoftwareRenderer(renderer string) bool {
+	r := strings.ToLower(renderer)
+	for _, s := range []string{"llvmpipe", "softpipe", "swrast", "swiftshader", "software rasterizer"} {
+		if strings.Contains(r, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Options configure a backend.
+type Options struct {
+	// MaxStorageBlock, when positive and below the driver's
+	// GL_MAX_SHADER_STORAGE_BLOCK_SIZE, caps the bytes bound to one shader
+	// storage block, so tests can exercise the splitting of large tensors
+	// with small ones.
+	MaxStorageBlock int64
+	// NoSubgroups makes the shaders use shared-memory reductions even where
+	// subgroup operations exist.
+	NoSubgroups bool
+	// Kernels chooses between the serial and the parallel shaders (see
+	// Kernels); the zero value picks by device.
+	Kernels Kernels
+	// FloatActivations multiplies weights by float32 activations as they
+	// are. By default activations are first rounded as ggml rounds them for
+	// each weight type (to Q8_0, Q8_K, F16 or BF16 values), so that results
+	// agree with llama.cpp and the CPU backend.
+	FloatActivations bool
+	// HalfKV keeps the KV cache in fp16, as llama.cpp does by default: half
+	// the memory and attention bandwidth of the default float32 cache, which
+	// is the precision of the golden references (and of the CPU backend).
+	HalfKV bool
+}

@@ -1,0 +1,452 @@
+//go:build linux && cgo
+
+package gl_test
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/llamadesk/llamadesk/engine"
+	"github.com/llamadesk/llamadesk/engine/cpu"
+	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/engine/quant"
+	"github.com/llamadesk/llamadesk/gpu/gl"
+)
+
+// newBackend creates a GL backend, skipping the test where no OpenGL 4.3
+// context can be made (failing under CI=true).
+func newBackend(tb testing.TB, opts gl.Options) *gl.Backend {
+	tb.Helper()
+	b, err := gl.New(opts)
+	if errors.Is(err, gl.ErrUnavailable) && os.Getenv("CI") != "true" {
+		tb.Skipf("no OpenGL 4.3 compute context: %v", err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+func newCPU(tb testing.TB) *cpu.Backend {
+	c := cpu.New(2)
+	tb.Cleanup(func() { c.Close() })
+	return c
+}
+
+func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = scale * (2*rng.Float32() - 1)
+	}
+	return x
+}
+
+func upload(b engine.Backend, x []float32) engine.Buffer {
+	buf := b.Alloc(len(x))
+	b.Write(buf, x)
+	return buf
+}
+
+func download(b engine.Backend, buf engine.Buffer, n int) []float32 {
+	out := make([]float32, n)
+	b.Read(out, buf)
+	return out
+}
+
+// closeTo checks got against want element by element: |got-want| <= abs + rel·|want|.
+func closeTo(t *testing.T, what string, got, want []float32, abs, rel float64) {
+	t.Helper()
+	bad := 0
+	for i := range want {
+		d := math.Abs(float64(got[i] - want[i]))
+		if !(d <= abs+rel*math.Abs(float64(want[i]))) {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %g, want %g (diff %g)", what, i, got[i], want[i], d)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d values differ", what, bad, len(want))
+	}
+}
+
+var weightTypes = []gguf.TensorType{
+	gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0,
+	gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
+	gguf.TypeF16, gguf.TypeBF16, gguf.TypeF32,
+}
+
+// matmulConfigs are the backend settings the product tests run under.
+var matmulConfigs = []struct {
+	name string
+	opts gl.Options
+}{
+	{"serial", gl.Options{Kernels: gl.KernelsSerial, FloatActivations: true}},
+	{"parallel", gl.Options{Kernels: gl.KernelsParallel, FloatActivations: true}},
+	{"serial/16KiB-blocks", gl.Options{Kernels: gl.KernelsSerial, FloatActivations: true, MaxStorageBlock: 16 << 10}},
+	{"parallel/16KiB-blocks", gl.Options{Kernels: gl.KernelsParallel, FloatActivations: true, MaxStorageBlock: 16 << 10}},
+	{"rounded", gl.Options{}},
+}
+
+// TestMatMul checks the matrix products of every weight type, one token
+// and batches with partial groups of rows and tokens, with both kernel
+// variants and with a 16 KiB storage block limit that splits weights and
+// batches. With float activations results must match float64 products of
+// the reference dequantization; with activations rounded as ggml rounds
+// them, the CPU backend's results (which round the same way). In every
+// case a batch must give exactly the one-token results.
+func TestMatMul(t *testing.T) {
+	const rows, cols = 70, 512
+	c := newCPU(t)
+	for _, cfg := range matmulConfigs {
+		g := newBackend(t, cfg.opts)
+		for _, typ := range weightTypes {
+			rng := rand.New(rand.NewPCG(uint64(typ), 7))
+			data := make([]byte, rows*typ.RowBytes(cols))
+			quant.RandomBlocks(typ, data, rng)
+			deq := make([]float32, rows*cols)
+			if err := quant.Dequantize(typ, data, deq); err != nil {
+				t.Fatal(err)
+			}
+			gw, err := g.LoadWeight("w", typ, rows, cols, data)
+			if err != nil {
+				t.Fatalf("%s: %v", typ, err)
+			}
+			cw, err := c.LoadWeight("w", typ, rows, cols, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 5, 70} {
+				t.Run(fmt.Sprintf("%s/%s/n=%d", cfg.name, typ, n), func(t *testing.T) {
+					x := randomFloats(rng, n*cols, 1)
+					xb := upload(g, x)
+					gy := g.Alloc(n * rows)
+					g.MatMul(gy, gw, xb, n)
+					got := download(g, gy, n*rows)
+					for _, tok := range []int{0, n / 2, n - 1} {
+						one := g.Alloc(rows)
+						g.MatMul(one, gw, upload(g, x[tok*cols:(tok+1)*cols]), 1)
+						for i, v := range download(g, one, rows) {
+							if v != got[tok*rows+i] {
+								t.Fatalf("token %d row %d: %g in a batch of %d, %g alone", tok, i, got[tok*rows+i], n, v)
+							}
+						}
+					}
+					if !cfg.opts.FloatActivations {
+						cy := c.Alloc(n * rows)
+						c.MatMul(cy, cw, upload(c, x), n)
+						abs := 1e-4
+						if typ == gguf.TypeQ4_1 || typ == gguf.TypeQ5_1 {
+							// Q8_1 also keeps fp16(d·Σq) per block for the
+							// weights' offsets, which rounded floats cannot
+							// carry: those terms differ by up to 2⁻¹¹.
+							abs = 1e-2
+						}
+						closeTo(t, "product", got, download(c, cy, n*rows), abs, 1e-4)
+						return
+					}
+					for r := range n {
+						for i := range rows {
+							var ref, mag float64
+							for k := range cols {
+								p := float64(deq[i*cols+k]) * float64(x[r*cols+k])
+								ref += p
+								mag += math.Abs(p)
+							}
+							if v := float64(got[r*rows+i]); math.Abs(v-ref) > 1e-5*mag+1e-6 {
+								t.Fatalf("token %d row %d: %g, float64 reference %g", r, i, v, ref)
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestActivationRounding multiplies by identity matrices (exact in Q8_0,
+// Q6_K, F16 and BF16), so the products are the rounded activations
+// themselves, and compares them with ggml's reference quantizers.
+func TestActivationRounding(t *testing.T) {
+	g := newBackend(t, gl.Options{})
+	const n = 512
+	rng := rand.New(rand.NewPCG(11, 12))
+	x := randomFloats(rng, 3*n, 1)
+	for i := range x {
+		x[i] *= float32(math.Pow(10, float64(i%7-3))) // mixed magnitudes
+	}
+	for _, c := range []struct {
+		weight, act gguf.TensorType
+	}{
+		{gguf.TypeQ8_0, gguf.TypeQ8_0},
+		{gguf.TypeQ6_K, gguf.TypeQ8_K},
+		{gguf.TypeF16, gguf.TypeF16},
+		{gguf.TypeBF16, gguf.TypeBF16},
+	} {
+		t.Run(c.weight.String(), func(t *testing.T) {
+			w, err := g.LoadWeight("identity", c.weight, n, n, identity(t, c.weight, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := g.Alloc(3 * n)
+			g.MatMul(y, w, upload(g, x), 3)
+			got := download(g, y, 3*n)
+			q := make([]byte, c.act.RowBytes(n))
+			want := make([]float32, n)
+			for r := range 3 {
+				if err := quant.Quantize(c.act, x[r*n:(r+1)*n], q); err != nil {
+					t.Fatal(err)
+				}
+				if err := quant.Dequantize(c.act, q, want); err != nil {
+					t.Fatal(err)
+				}
+				closeTo(t, "rounded", got[r*n:(r+1)*n], want, 0, 0)
+			}
+		})
+	}
+}
+
+// identity returns the n×n identity matrix in a weight type.
+func identity(t *testing.T, typ gguf.TensorType, n int) []byte {
+	t.Helper()
+	rb := typ.RowBytes(n)
+	out := make([]byte, n*rb)
+	for i := range n {
+		row := out[i*rb : (i+1)*rb]
+		switch typ {
+		case gguf.TypeQ8_0: // d = 1, quant 1 on the diagonal
+			for b := 0; b < n/32; b++ {
+				row[b*34], row[b*34+1] = 0x00, 0x3C // fp16 1.0
+			}
+			row[(i/32)*34+2+i%32] = 1
+		case gguf.TypeQ6_K: // d = 1, scales 1, quants 32 (zero), 33 on the diagonal
+			for b := 0; b < n/256; b++ {
+				blk := row[b*210 : (b+1)*210]
+				for j := 128; j < 192; j++ {
+					blk[j] = 0xAA // high bits 2 of every quant: 2<<4 = 32
+				}
+				for j := 192; j < 208; j++ {
+					blk[j] = 1
+				}
+				blk[208], blk[209] = 0x00, 0x3C
+			}
+			e := i % 256
+			h, quarter, l := e/128, e%128/32, e%32
+			ql := (i/256)*210 + 64*h + l + 32*(quarter%2)
+			row[ql] |= 1 << (4 * (quarter / 2))
+		case gguf.TypeF16, gguf.TypeBF16:
+			f := make([]float32, n)
+			f[i] = 1
+			if err := quant.Quantize(typ, f, row); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			t.Fatalf("no identity in %s", typ)
+		}
+	}
+	// Check the construction with the reference dequantizer.
+	deq := make([]float32, n*n)
+	if err := quant.Dequantize(typ, out, deq); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		for j := range n {
+			if want := float32(map[bool]int{true: 1}[i == j]); deq[i*n+j] != want {
+				t.Fatalf("%s identity[%d][%d] = %g", typ, i, j, deq[i*n+j])
+			}
+		}
+	}
+	return out
+}
+
+// TestRMSNorm compares normalisation with the CPU backend, in place and
+// not, with both kernel variants.
+func TestRMSNorm(t *testing.T) {
+	for _, k := range []gl.Kernels{gl.KernelsSerial, gl.KernelsParallel} {
+		t.Run(k.String(), func(t *testing.T) { testRMSNorm(t, newBackend(t, gl.Options{Kernels: k})) })
+	}
+}
+
+func testRMSNorm(t *testing.T, g *gl.Backend) {
+	c := newCPU(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, dim = 3, 300
+	wf := randomFloats(rng, dim, 2)
+	wdata := make([]byte, 4*dim)
+	for i, v := range wf {
+		bits := math.Float32bits(v)
+		wdata[4*i], wdata[4*i+1], wdata[4*i+2], wdata[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
+	}
+	x := randomFloats(rng, n*dim, 3)
+	results := map[string][]float32{}
+	for _, b := range []engine.Backend{g, c} {
+		w, err := b.LoadWeight("norm", gguf.TypeF32, 1, dim, wdata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := upload(b, x)
+		dst := b.Alloc(n * dim)
+		b.RMSNorm(dst, src, w, n, 1e-5)
+		results[b.Name()] = download(b, dst, n*dim)
+		b.RMSNorm(src, src, w, n, 1e-5)
+		results[b.Name()+"/in-place"] = download(b, src, n*dim)
+	}
+	closeTo(t, "rmsnorm", results["gl"], results["cpu"], 1e-6, 1e-5)
+	closeTo(t, "rmsnorm in place", results["gl/in-place"], results["cpu/in-place"], 1e-6, 1e-5)
+}
+
+// TestRoPE compares rotation with the CPU backend: partial rotation, a
+// start position, position scaling, and a second call that reuses the
+// angle table.
+func TestRoPE(t *testing.T) {
+	g, c := newBackend(t, gl.Options{}), newCPU(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := []engine.RoPEParams{
+		{Tokens: 3, StartPos: 5, Heads: 4, HeadDim: 16, Dims: 12, Base: 10000, Scale: 0.5},
+		{Tokens: 3, StartPos: 5, Heads: 2, HeadDim: 16, Dims: 12, Base: 10000, Scale: 0.5},
+		{Tokens: 1, StartPos: 700, Heads: 8, HeadDim: 32, Dims: 32, Base: 10000, Scale: 1},
+	}
+	for i, p := range cases {
+		x := randomFloats(rng, p.Tokens*p.Heads*p.HeadDim, 2)
+		gb, cb := upload(g, x), upload(c, x)
+		g.RoPE(gb, p)
+		c.RoPE(cb, p)
+		closeTo(t, fmt.Sprintf("rope case %d", i), download(g, gb, len(x)), download(c, cb, len(x)), 1e-6, 1e-5)
+	}
+}
+
+// TestAttention compares attention with the CPU backend (fed the fp16
+// values an fp16 GL cache keeps): a prompt batch,
+// then batches at StartPos > 0 through the cache, with grouped KV heads
+// and more cached positions than one tile of the parallel kernel, with
+// both kernel variants and both cache types.
+func TestAttention(t *testing.T) {
+	for _, k := range []gl.Kernels{gl.KernelsSerial, gl.KernelsParallel} {
+		for _, half := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/half-kv=%v", k, half), func(t *testing.T) {
+				testAttention(t, newBackend(t, gl.Options{Kernels: k, HalfKV: half}), half)
+			})
+		}
+	}
+}
+
+func testAttention(t *testing.T, g *gl.Backend, half bool) {
+	c := newCPU(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, shape := range []struct{ heads, kvHeads, headDim int }{{8, 2, 32}, {4, 4, 128}, {8, 1, 64}} {
+		kvDim := shape.kvHeads * shape.headDim
+		qDim := shape.heads * shape.headDim
+		gc, err := g.AllocKV(256, kvDim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := c.AllocKV(256, kvDim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos := 0
+		for _, tokens := range []int{70, 1, 3, 100} {
+			p := engine.AttentionParams{Tokens: tokens, StartPos: pos, Heads: shape.heads, KVHeads: shape.kvHeads, HeadDim: shape.headDim}
+			q := randomFloats(rng, tokens*qDim, 2)
+			k := randomFloats(rng, tokens*kvDim, 2)
+			v := randomFloats(rng, tokens*kvDim, 1)
+			var outs [2][]float32
+			for i, b := range []engine.Backend{g, c} {
+				cache := map[int]engine.KVCache{0: gc, 1: cc}[i]
+				out := b.Alloc(tokens * qDim)
+				kb, vb := k, v
+				if i == 1 && half { // the GL cache holds fp16: give the CPU the same values
+					kb, vb = roundHalf(k), roundHalf(v)
+				}
+				b.Attention(out, upload(b, q), upload(b, kb), upload(b, vb), cache, p)
+				outs[i] = download(b, out, tokens*qDim)
+			}
+			closeTo(t, fmt.Sprintf("attention %+v", p), outs[0], outs[1], 1e-5, 1e-4)
+			pos += tokens
+		}
+	}
+}
+
+// roundHalf rounds to fp16 values as ggml does.
+func roundHalf(x []float32) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = quant.FP16ToFP32(quant.FP32ToFP16(v))
+	}
+	return out
+}
+
+// TestElementwise checks SwiGLU (in place, as the engine calls it), Add and
+// Copy against the CPU backend.
+func TestElementwise(t *testing.T) {
+	g, c := newBackend(t, gl.Options{}), newCPU(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	const n = 1000
+	gate, up, other := randomFloats(rng, n, 8), randomFloats(rng, n, 2), randomFloats(rng, n, 1)
+	var res [2][]float32
+	for i, b := range []engine.Backend{g, c} {
+		gb, ub, ob := upload(b, gate), upload(b, up), upload(b, other)
+		b.SwiGLU(gb, gb, ub, n-3)
+		b.Add(gb, ob, n-5)
+		b.Copy(ob, 10, gb, 500, 300)
+		res[i] = append(download(b, gb, n), download(b, ob, n)...)
+	}
+	closeTo(t, "swiglu+add+copy", res[0], res[1], 1e-6, 1e-5)
+}
+
+// TestReadWrite checks that Write and Read round-trip, including a Read into
+// a shorter slice.
+func TestReadWrite(t *testing.T) {
+	g := newBackend(t, gl.Options{})
+	x := randomFloats(rand.New(rand.NewPCG(9, 9)), 37, 5)
+	buf := upload(g, x)
+	if buf.Len() != 37 {
+		t.Fatalf("Len = %d", buf.Len())
+	}
+	closeTo(t, "round trip", download(g, buf, 37), x, 0, 0)
+	closeTo(t, "prefix", download(g, buf, 10), x[:10], 0, 0)
+}
+
+// TestBadInput checks that impossible weights are refused with an error.
+func TestBadInput(t *testing.T) {
+	g := newBackend(t, gl.Options{})
+	cases := []struct {
+		typ        gguf.TensorType
+		rows, cols int
+		bytes      int
+	}{
+		{gguf.TypeQ4_0, 2, 48, 2 * 27},   // not whole blocks
+		{gguf.TypeQ4_0, 2, 64, 10},       // wrong data size
+		{gguf.TypeF16, 2, 36, 144},       // row not a multiple of 8
+		{gguf.TypeQ8_1, 1, 32, 36},       // unsupported type
+		{gguf.TensorType(99), 1, 32, 32}, // unknown type
+		{gguf.TypeQ4_K, 0, 256, 0},       // no rows
+	}
+	for _, c := range cases {
+		if _, err := g.LoadWeight("bad", c.typ, c.rows, c.cols, make([]byte, c.bytes)); err == nil {
+			t.Errorf("%s %d×%d with %d bytes: no error", c.typ, c.rows, c.cols, c.bytes)
+		}
+	}
+	if _, err := g.AllocKV(1<<20, 1<<10); err == nil {
+		t.Errorf("a 4 GiB KV cache was accepted")
+	}
+}
+
+// TestProbe checks that Probe describes the device New uses.
+func TestProbe(t *testing.T) {
+	g := newBackend(t, gl.Options{})
+	info, err := gl.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Renderer == "" || info.Renderer != g.Info().Renderer || info.MaxStorageBlock < 1<<24 {
+		t.Errorf("Probe = %+v, backend %+v", info, g.Info())
+	}
+	t.Logf("%s via %s; subgroups %v; max storage block %d MiB", info.Summary(), info.Platform, info.Subgroups, info.MaxStorageBlock>>20)
+}

@@ -1,0 +1,174 @@
+//go:build linux && cgo
+
+package gl
+
+/*
+#cgo LDFLAGS: -ldl
+#include <stdlib.h>
+#include "lgl.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// glThread owns an OpenGL context current on one locked OS thread; every GL
+// call runs there.
+type glThread struct {
+	calls    chan func()
+	stopped  chan struct{}
+	platform string
+}
+
+// startThread creates the context on a new locked thread.
+func startThread() (*glThread, error) {
+	t := &glThread{calls: make(chan func()), stopped: make(chan struct{})}
+	errc := make(chan error, 1)
+	go t.loop(errc)
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *glThread) loop(errc chan<- error) {
+	// The thread is never unlocked: when this goroutine ends, Go ends the
+	// thread too, with whatever the driver left on it.
+	runtime.LockOSThread()
+	defer close(t.stopped)
+	var msg [4096]C.char
+	ctx := C.lgl_create(&msg[0], C.int(len(msg)))
+	if ctx == nil {
+		errc <- fmt.Errorf("%w: %s", ErrUnavailable, strings.TrimRight(C.GoString(&msg[0]), "; "))
+		return
+	}
+	t.platform = C.GoString(C.lgl_platform(ctx))
+	errc <- nil
+	for f := range t.calls {
+		f()
+	}
+	C.lgl_destroy(ctx)
+}
+
+// do runs f on the GL thread and waits for it. A panic in f is raised again
+// in the caller.
+func (t *glThread) do(f func()) {
+	done := make(chan any, 1)
+	t.calls <- func() {
+		defer func() { done <- recover() }()
+		f()
+	}
+	if p := <-done; p != nil {
+		panic(p)
+	}
+}
+
+// stop destroys the context and ends the thread.
+func (t *glThread) stop() {
+	close(t.calls)
+	<-t.stopped
+}
+
+// The wrappers below must run on the GL thread.
+
+func glString(name uint32) string {
+	p := C.lgl_get_string(C.uint32_t(name))
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+func glExtensions() map[string]bool {
+	exts := map[string]bool{}
+	n := int(C.lgl_get_integer(C.LGL_NUM_EXTENSIONS))
+	for i := range n {
+		if p := C.lgl_get_stringi(C.LGL_EXTENSIONS, C.uint32_t(i)); p != nil {
+			exts[C.GoString(p)] = true
+		}
+	}
+	return exts
+}
+
+func glInteger(name uint32) int64 { return int64(C.lgl_get_integer(C.uint32_t(name))) }
+
+func glIntegerIndex(name uint32, i int) int64 {
+	return int64(C.lgl_get_integer_index(C.uint32_t(name), C.uint32_t(i)))
+}
+
+func glError() uint32 { return uint32(C.lgl_get_error()) }
+
+// clearErrors drains the GL error flags.
+func clearErrors() {
+	for range 16 {
+		if glError() == 0 {
+			return
+		}
+	}
+}
+
+// glProgram compiles and links a compute program.
+func glProgram(src string) (uint32, error) {
+	cs := C.CString(src)
+	defer C.free(unsafe.Pointer(cs))
+	var log [8192]C.char
+	p := C.lgl_program(cs, &log[0], C.int(len(log)))
+	if p == 0 {
+		return 0, fmt.Errorf("%s", strings.TrimSpace(C.GoString(&log[0])))
+	}
+	return uint32(p), nil
+}
+
+// glBuffer creates a buffer of size bytes holding data (zeros when data is nil).
+func glBuffer(size int64, data []byte) (uint32, error) {
+	var ptr unsafe.Pointer
+	if data != nil {
+		ptr = unsafe.Pointer(unsafe.SliceData(data))
+	}
+	var glerr C.uint32_t
+	name := C.lgl_buffer(C.int64_t(size), ptr, &glerr)
+	if name == 0 {
+		if glerr == C.LGL_OUT_OF_MEMORY {
+			return 0, fmt.Errorf("allocate %d bytes of GPU memory: out of memory", size)
+		}
+		return 0, fmt.Errorf("allocate %d bytes of GPU memory: OpenGL error 0x%x", size, uint32(glerr))
+	}
+	return uint32(name), nil
+}
+
+func glDeleteBuffers(names []uint32) {
+	if len(names) > 0 {
+		C.lgl_delete_buffers((*C.uint32_t)(unsafe.Pointer(&names[0])), C.int(len(names)))
+	}
+}
+
+func glDeleteProgram(p uint32) { C.lgl_delete_program(C.uint32_t(p)) }
+
+// glRead copies len(dst) floats at byte offset off of buffer name into dst.
+func glRead(name uint32, off int64, dst []float32, barrier uint32) {
+	if len(dst) == 0 {
+		return
+	}
+	C.lgl_read(C.uint32_t(name), C.int64_t(off), C.int64_t(4*len(dst)), unsafe.Pointer(&dst[0]), C.uint32_t(barrier))
+}
+
+// glExec runs recorded commands.
+func glExec(cmds []C.lgl_cmd, ubo uint32, uniforms, data []byte) {
+	if len(cmds) == 0 {
+		return
+	}
+	var pp, dp unsafe.Pointer
+	if len(uniforms) > 0 {
+		pp = unsafe.Pointer(&uniforms[0])
+	}
+	if len(data) > 0 {
+		dp = unsafe.Pointer(&data[0])
+	}
+	C.lgl_exec(&cmds[0], C.int(len(cmds)), C.uint32_t(ubo), pp, C.int64_t(len(uniforms)), C.uint32_t(paramsSize), dp)
+}
+
+func glFinish() { C.lgl_finish() }

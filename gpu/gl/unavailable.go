@@ -1,0 +1,27 @@
+//go:build !linux || !cgo
+
+package gl
+
+import (
+	"fmt"
+
+	"github.com/llamadesk/llamadesk/engine"
+)
+
+// Backend is the OpenGL compute backend; this build has none (it needs
+// Linux and cgo), so New always fails.
+type Backend struct{ engine.Backend }
+
+// New reports that this build has no OpenGL backend.
+func New(Options) (*Backend, error) {
+	return nil, fmt.Errorf("%w: this build has no OpenGL backend (it needs Linux and cgo)", ErrUnavailable)
+}
+
+// Probe reports that this build has no OpenGL backend.
+func Probe() (Info, error) {
+	_, err := New(Options{})
+	return Info{}, err
+}
+
+// Info describes the backend's GPU.
+func (b *Backend) Info() Info { return Info{} }
