@@ -1,0 +1,132 @@
+package app
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/llamadesk/llamadesk/engine"
+	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/internal/testenv"
+)
+
+// TestChooseBackends loads a shared model with each backend choice and
+// checks the placement and the note that explains it.
+func TestChooseBackends(t *testing.T) {
+	path := testenv.Path(t, "models", "tiny-q4_0.gguf")
+	info, glErr := gl.Probe()
+	cases := []struct {
+		name    string
+		opts    LoadOptions
+		wantErr bool
+		check   func(t *testing.T, lm *LoadedModel)
+	}{
+		{name: "cpu", opts: LoadOptions{Threads: 1, Backend: "cpu"}, check: func(t *testing.T, lm *LoadedModel) {
+			wantNote(t, lm, "cpu (1 threads)")
+			wantBackends(t, lm, "cpu")
+		}},
+		{name: "unknown", opts: LoadOptions{Backend: "vulkan"}, wantErr: true},
+		{name: "gl without layers", opts: LoadOptions{Backend: "gl", GPULayers: 0}, wantErr: true},
+		{name: "auto without layers", opts: LoadOptions{Backend: "auto", GPULayers: 0}, check: func(t *testing.T, lm *LoadedModel) {
+			wantNote(t, lm, "--gpu-layers 0")
+			wantBackends(t, lm, "cpu")
+		}},
+		{name: "gl one layer", opts: LoadOptions{Backend: "gl", GPULayers: 1}, wantErr: glErr != nil, check: func(t *testing.T, lm *LoadedModel) {
+			wantNote(t, lm, "1 of 2 layers on the GPU, the rest on the cpu")
+			wantBackends(t, lm, "gl", "cpu")
+		}},
+		{name: "gl all layers", opts: LoadOptions{Backend: "gl", GPULayers: -1}, wantErr: glErr != nil, check: func(t *testing.T, lm *LoadedModel) {
+			wantNote(t, lm, "2 of 2 layers on the GPU")
+			wantBackends(t, lm, "gl")
+		}},
+		{name: "auto", opts: LoadOptions{Backend: "auto", GPULayers: -1}, check: func(t *testing.T, lm *LoadedModel) {
+			switch {
+			case glErr != nil:
+				wantNote(t, lm, "no usable GPU")
+				wantBackends(t, lm, "cpu")
+			case info.Software:
+				wantNote(t, lm, "software renderer")
+				wantBackends(t, lm, "cpu")
+			default:
+				wantNote(t, lm, "gl: ")
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lm, err := LoadModel(path, c.opts)
+			if c.wantErr {
+				if err == nil {
+					lm.Close()
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lm.Close()
+			c.check(t, lm)
+		})
+	}
+	if glErr != nil && !errors.Is(glErr, gl.ErrUnavailable) {
+		t.Errorf("Probe: %v does not wrap ErrUnavailable", glErr)
+	}
+}
+
+func wantNote(t *testing.T, lm *LoadedModel, part string) {
+	t.Helper()
+	if !strings.Contains(lm.BackendNote, part) {
+		t.Errorf("BackendNote %q lacks %q", lm.BackendNote, part)
+	}
+}
+
+func wantBackends(t *testing.T, lm *LoadedModel, names ...string) {
+	t.Helper()
+	var got []string
+	for _, b := range lm.Model.Backends() {
+		got = append(got, b.Name())
+	}
+	if strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Errorf("model runs on %v, want %v", got, names)
+	}
+}
+
+// TestGPULayersThatFit checks the layer count chosen from free memory:
+// none in too little memory, all in plenty, and never fewer layers in more
+// memory.
+func TestGPULayersThatFit(t *testing.T) {
+	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, note := gpuLayersThatFit(f, cfg, gpuReserve); n != 0 || note == "" {
+		t.Errorf("in %d bytes: %d layers (%q), want none", gpuReserve, n, note)
+	}
+	if n, note := gpuLayersThatFit(f, cfg, 1<<40); n != cfg.Layers || note != "" {
+		t.Errorf("in 1 TiB: %d layers (%q), want %d", n, note, cfg.Layers)
+	}
+	prev, partial := 0, false
+	for free := int64(gpuReserve); free < 1<<30; free += 1 << 20 {
+		n, note := gpuLayersThatFit(f, cfg, free)
+		if n < prev {
+			t.Fatalf("%d MiB fit %d layers, less than %d", free>>20, n, prev)
+		}
+		if n > 0 && n < cfg.Layers {
+			partial = true
+			if !strings.Contains(note, "layers") {
+				t.Errorf("partial fit note %q", note)
+			}
+		}
+		prev = n
+	}
+	if !partial || prev != cfg.Layers {
+		t.Errorf("no partial fit between 256 MiB and 1 GiB (last %d layers)", prev)
+	}
+}
