@@ -14,6 +14,11 @@ XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-sc
 run: build
 	./llamadesk
 
+## screenshots: a PNG of each page of the real window (under Xvfb) in SCREENSHOTS
+SCREENSHOTS ?= /tmp/llamadesk-screenshots
+screenshots: build
+	xvfb-run -a -s '-screen 0 1280x900x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS)
+
 ## build: build the llamadesk binary
 build:
 	$(GO) build -o llamadesk .

@@ -50,16 +50,30 @@ type Models struct {
 	getenv func(string) string
 }
 
-// Models returns the App's model manager with the default configuration,
-// creating it on first use.
+// Models returns the App's model manager, configured by the saved settings
+// (models folder, hub endpoint), creating it on first use.
 func (a *App) Models() (*Models, error) {
 	a.modelsOnce.Do(func() {
-		a.models, a.modelsErr = NewModels(a.Home, a.getenv, ModelsConfig{})
-		if a.models != nil {
-			a.models.GPU = a.gpu
+		cfg := ModelsConfig{}
+		if s, err := a.LoadSettings(context.Background()); err == nil {
+			cfg = s.ModelsConfig()
 		}
+		a.models, a.modelsErr = a.newModels(cfg)
 	})
 	return a.models, a.modelsErr
+}
+
+// ModelsFor returns a model manager for settings s (after the person changed
+// the models folder or the hub endpoint).
+func (a *App) ModelsFor(s Settings) (*Models, error) { return a.newModels(s.ModelsConfig()) }
+
+func (a *App) newModels(cfg ModelsConfig) (*Models, error) {
+	m, err := NewModels(a.Home, a.getenv, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.GPU = a.gpu
+	return m, nil
 }
 
 // NewModels returns a model manager for the data folder home.

@@ -1,0 +1,378 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// maxPersonaFile bounds a persona file read for import.
+const maxPersonaFile = 16 << 20
+
+// personasPage lists the personas and edits one: name, system prompt,
+// sampling defaults and preferred model; duplicate, delete, import, export.
+type personasPage struct {
+	w        *Window
+	content  fyne.CanvasObject
+	list     *widget.List
+	personas []history.Persona
+	// editing is the name of the persona in the editor ("" for a new one).
+	editing string
+
+	name     *widget.Entry
+	prompt   *widget.Entry
+	model    *widget.Entry
+	sampling *samplingForm
+	form     *fyne.Container
+	title    *widget.Label
+	dupBtn   *widget.Button
+	delBtn   *widget.Button
+	defBtn   *widget.Button
+}
+
+func newPersonasPage(w *Window) *personasPage {
+	pp := &personasPage{w: w}
+	pp.list = widget.NewList(
+		func() int { return len(pp.personas) },
+		func() fyne.CanvasObject {
+			t := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			t.Truncation = fyne.TextTruncateEllipsis
+			d := widget.NewLabel("")
+			d.SizeName = theme.SizeNameCaptionText
+			d.Truncation = fyne.TextTruncateEllipsis
+			return container.New(&tightVBox{}, t, d)
+		},
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id >= len(pp.personas) {
+				return
+			}
+			p := pp.personas[id]
+			c := o.(*fyne.Container)
+			name := p.Name
+			if p.Name == w.settings.DefaultPersona {
+				name += "  (default)"
+			}
+			c.Objects[0].(*widget.Label).SetText(name)
+			c.Objects[1].(*widget.Label).SetText(firstWords(p.SystemPrompt, 12))
+		})
+	pp.list.OnSelected = func(id widget.ListItemID) {
+		if id < len(pp.personas) {
+			pp.edit(pp.personas[id])
+		}
+	}
+	newBtn := widget.NewButtonWithIcon("New", theme.ContentAddIcon(), func() {
+		pp.list.UnselectAll()
+		pp.edit(history.Persona{})
+	})
+	importBtn := widget.NewButtonWithIcon("Import…", theme.FolderOpenIcon(), pp.importFile)
+	exportBtn := widget.NewButtonWithIcon("Export all…", theme.DocumentSaveIcon(), pp.exportFile)
+	restoreBtn := widget.NewButtonWithIcon("Restore built-ins", theme.HistoryIcon(), pp.restore)
+	left := container.NewBorder(container.NewGridWithColumns(2, newBtn, importBtn, exportBtn, restoreBtn), nil, nil, nil, pp.list)
+
+	pp.title = widget.NewLabelWithStyle("New persona", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	pp.name = widget.NewEntry()
+	pp.name.SetPlaceHolder("A short name, such as “Coding assistant”")
+	pp.prompt = widget.NewMultiLineEntry()
+	pp.prompt.Wrapping = fyne.TextWrapWord
+	pp.prompt.SetMinRowsVisible(8)
+	pp.prompt.SetPlaceHolder("The system prompt: who the assistant is and how it answers.")
+	pp.model = widget.NewEntry()
+	pp.model.SetPlaceHolder("optional: a model file or catalog name")
+	pp.sampling = newSamplingForm(history.Sampling{})
+	save := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), pp.save)
+	save.Importance = widget.HighImportance
+	pp.dupBtn = widget.NewButtonWithIcon("Duplicate", theme.ContentCopyIcon(), pp.duplicate)
+	pp.delBtn = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), pp.remove)
+	pp.delBtn.Importance = widget.DangerImportance
+	pp.defBtn = widget.NewButtonWithIcon("Use for new chats", theme.ConfirmIcon(), pp.makeDefault)
+	items := []*widget.FormItem{
+		widget.NewFormItem("Name", pp.name),
+		widget.NewFormItem("System prompt", pp.prompt),
+	}
+	items = append(items, pp.sampling.items()...)
+	modelItem := widget.NewFormItem("Preferred model", pp.model)
+	items = append(items, modelItem)
+	form := widget.NewForm(items...)
+	buttons := container.NewHBox(save, pp.defBtn, pp.dupBtn, pp.delBtn)
+	pp.form = container.NewVBox(pp.title, form)
+	right := container.NewBorder(nil, container.NewPadded(buttons), nil, nil, container.NewVScroll(container.NewPadded(pp.form)))
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.3
+	pp.content = split
+	pp.edit(history.Persona{})
+	return pp
+}
+
+// reload lists the personas again, keeping the one being edited.
+func (pp *personasPage) reload() {
+	var list []history.Persona
+	pp.w.background("List the personas", func(ctx context.Context) error {
+		store, err := pp.w.app.History()
+		if err != nil {
+			return err
+		}
+		list, err = store.Personas(ctx)
+		return err
+	}, func(err error) {
+		if err != nil {
+			return
+		}
+		pp.personas = list
+		pp.list.Refresh()
+		for i, p := range list {
+			if p.Name == pp.editing && pp.editing != "" {
+				pp.list.Select(i)
+				return
+			}
+		}
+		if pp.editing == "" && pp.name.Text == "" && len(list) > 0 {
+			pp.list.Select(0)
+		}
+	})
+}
+
+// edit puts a persona in the editor (an empty one for a new persona).
+func (pp *personasPage) edit(p history.Persona) {
+	pp.editing = p.Name
+	if p.Name == "" {
+		pp.title.SetText("New persona")
+	} else {
+		pp.title.SetText("Edit “" + p.Name + "”")
+	}
+	pp.name.SetText(p.Name)
+	pp.prompt.SetText(p.SystemPrompt)
+	pp.model.SetText(p.Model)
+	fresh := newSamplingForm(p.Sampling)
+	for _, pair := range [][2]*widget.Entry{
+		{pp.sampling.temperature, fresh.temperature}, {pp.sampling.topK, fresh.topK}, {pp.sampling.topP, fresh.topP},
+		{pp.sampling.minP, fresh.minP}, {pp.sampling.repeatPenalty, fresh.repeatPenalty}, {pp.sampling.maxTokens, fresh.maxTokens},
+	} {
+		pair[0].SetText(pair[1].Text)
+	}
+	existing := p.Name != ""
+	setEnabled(pp.dupBtn, existing)
+	setEnabled(pp.delBtn, existing)
+	setEnabled(pp.defBtn, existing)
+}
+
+// current returns the persona the editor describes, validated.
+func (pp *personasPage) current() (history.Persona, error) {
+	base := history.Persona{}
+	for _, p := range pp.personas {
+		if p.Name == pp.editing && pp.editing != "" {
+			base = p
+		}
+	}
+	s, err := pp.sampling.sampling(base.Sampling)
+	if err != nil {
+		return base, err
+	}
+	p := history.Persona{Name: pp.name.Text, SystemPrompt: pp.prompt.Text, Model: pp.model.Text, Sampling: s}
+	return p, p.Validate()
+}
+
+// save creates or updates the persona in the editor.
+func (pp *personasPage) save() {
+	p, err := pp.current()
+	if err != nil {
+		pp.w.showError("Save the persona", err)
+		return
+	}
+	original := pp.editing
+	pp.w.background("Save the persona", func(ctx context.Context) error {
+		store, err := pp.w.app.History()
+		if err != nil {
+			return err
+		}
+		if original == "" {
+			return store.CreatePersona(ctx, p)
+		}
+		return store.UpdatePersona(ctx, original, p)
+	}, func(err error) {
+		if err != nil {
+			return
+		}
+		pp.editing = p.Name
+		pp.title.SetText("Edit “" + p.Name + "”")
+		pp.changed()
+	})
+}
+
+// changed reloads the list and the chat's persona picker.
+func (pp *personasPage) changed() {
+	pp.reload()
+	pp.w.chat.reloadPersonas()
+}
+
+// duplicate copies the persona being edited under a free name.
+func (pp *personasPage) duplicate() {
+	name := pp.editing
+	var cp history.Persona
+	pp.w.background("Duplicate the persona", func(ctx context.Context) error {
+		store, err := pp.w.app.History()
+		if err != nil {
+			return err
+		}
+		cp, err = store.DuplicatePersona(ctx, name, "")
+		return err
+	}, func(err error) {
+		if err == nil {
+			pp.edit(cp)
+			pp.changed()
+		}
+	})
+}
+
+// remove deletes the persona being edited, after confirmation.
+func (pp *personasPage) remove() {
+	name := pp.editing
+	dialog.ShowConfirm("Delete persona", "Delete “"+name+"”? Conversations started with it keep its system prompt.", func(ok bool) {
+		if !ok {
+			return
+		}
+		pp.w.background("Delete the persona", func(ctx context.Context) error {
+			store, err := pp.w.app.History()
+			if err != nil {
+				return err
+			}
+			return store.DeletePersona(ctx, name)
+		}, func(err error) {
+			if err == nil {
+				pp.list.UnselectAll()
+				pp.edit(history.Persona{})
+				pp.changed()
+			}
+		})
+	}, pp.w.win)
+}
+
+// makeDefault makes new chats start with the persona being edited.
+func (pp *personasPage) makeDefault() {
+	pp.w.settings.DefaultPersona = pp.editing
+	s := pp.w.settings
+	pp.w.background("Save the default persona", func(ctx context.Context) error {
+		return pp.w.app.SaveSettings(ctx, s)
+	}, func(err error) {
+		pp.list.Refresh()
+		if err == nil && pp.w.chat.convID == "" && len(pp.w.chat.views) == 0 {
+			pp.w.chat.draftPersona = s.DefaultPersona
+			pp.w.chat.showPersona()
+		}
+	})
+}
+
+// restore puts the built-in personas back as they were shipped.
+func (pp *personasPage) restore() {
+	dialog.ShowConfirm("Restore built-in personas", "Add back the built-in personas, undoing your edits to them? Your own personas are kept.", func(ok bool) {
+		if !ok {
+			return
+		}
+		pp.w.background("Restore the built-in personas", func(ctx context.Context) error {
+			store, err := pp.w.app.History()
+			if err != nil {
+				return err
+			}
+			return store.RestoreBuiltinPersonas(ctx)
+		}, func(err error) {
+			if err == nil {
+				pp.changed()
+			}
+		})
+	}, pp.w.win)
+}
+
+// importFile adds the personas of a persona file (JSON).
+func (pp *personasPage) importFile() {
+	pp.w.chooseFile(fileChoice{title: "Import personas", filters: []fileFilter{{"Persona files", []string{".json"}}}}, func(path string) {
+		replace := widget.NewCheck("Replace personas that have the same name", nil)
+		dialog.ShowCustomConfirm("Import personas from "+filepath.Base(path), "Import", "Cancel", replace, func(ok bool) {
+			if !ok {
+				return
+			}
+			var added []history.Persona
+			pp.w.background("Import personas", func(ctx context.Context) error {
+				data, err := readLimited(path, maxPersonaFile)
+				if err != nil {
+					return err
+				}
+				store, err := pp.w.app.History()
+				if err != nil {
+					return err
+				}
+				added, err = store.ImportPersonas(ctx, data, replace.Checked)
+				return err
+			}, func(err error) {
+				if err == nil {
+					pp.changed()
+					dialog.ShowInformation("Personas imported", fmt.Sprintf("%d personas were imported.", len(added)), pp.w.win)
+				}
+			})
+		}, pp.w.win)
+	})
+}
+
+// exportFile writes every persona to a persona file.
+func (pp *personasPage) exportFile() {
+	pp.w.chooseFile(fileChoice{title: "Export personas", save: true, name: "llamadesk-personas.json",
+		filters: []fileFilter{{"Persona files", []string{".json"}}}}, func(path string) {
+		pp.w.background("Export personas", func(ctx context.Context) error {
+			store, err := pp.w.app.History()
+			if err != nil {
+				return err
+			}
+			data, err := store.ExportPersonas(ctx)
+			if err != nil {
+				return err
+			}
+			return writeFileAtomic(path, data)
+		}, nil)
+	})
+}
+
+// readLimited reads a file of at most max bytes.
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file, so that a
+// failure leaves any earlier file whole.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

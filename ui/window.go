@@ -1,0 +1,384 @@
+// Package ui is Llamadesk's window: Fyne views over the services of
+// package app (chat, models, personas, settings, history). It holds no
+// logic of its own beyond presenting those services.
+//
+// Threading: every Fyne callback runs on Fyne's goroutine (the "UI
+// goroutine"). Anything that may block (the database, loading a model,
+// generating, downloading, native dialogs) runs on a goroutine started by
+// Window.background or a page, and comes back to the widgets only through
+// fyne.Do. Fields documented "UI goroutine" are touched nowhere else.
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
+
+	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/assets"
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// AppID is the application's identifier (also in FyneApp.toml).
+const AppID = "io.github.llamadesk.Llamadesk"
+
+// PageEnv names a development environment variable that opens the window
+// on one page: welcome, chat (the newest conversation), models, catalog,
+// downloads, personas or settings. `make screenshots` uses it.
+const PageEnv = "LLAMADESK_UI_PAGE"
+
+// ThemeEnv names a development environment variable that overrides the
+// theme setting for one run (light or dark); `make screenshots` uses it.
+const ThemeEnv = "LLAMADESK_UI_THEME"
+
+// Page names accepted by Options.Page and PageEnv.
+const (
+	PageWelcome   = "welcome"
+	PageChat      = "chat"
+	PageModels    = "models"
+	PageCatalog   = "catalog"
+	PageDownloads = "downloads"
+	PagePersonas  = "personas"
+	PageSettings  = "settings"
+)
+
+// Options adjust a Window.
+type Options struct {
+	// Models replaces the model manager that the settings describe (tests
+	// pass one with a loopback hub and a small catalog).
+	Models *app.Models
+	// Page is the page to show first ("" for the chat page with a new chat).
+	Page string
+	// Theme overrides the theme setting for this window ("" keeps it).
+	Theme string
+}
+
+// Window is Llamadesk's main window and the state shared by its pages.
+type Window struct {
+	fyneApp fyne.App
+	win     fyne.Window
+	app     *app.App
+
+	// ctx lives as long as the window; cancel ends replies and pauses downloads.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// bg counts the background goroutines, so that closing can wait for them.
+	bg sync.WaitGroup
+	// uiMu is held by code that do runs (see do).
+	uiMu sync.Mutex
+
+	// modelsMu guards models, which a settings change may replace.
+	modelsMu sync.Mutex
+	models   *app.Models
+	// fixedModels is true when Options.Models was given (settings do not replace it).
+	fixedModels bool
+
+	// settings are the saved settings (UI goroutine).
+	settings app.Settings
+
+	tabs         *container.AppTabs
+	chatTab      *container.TabItem
+	modelsTab    *container.TabItem
+	personasTab  *container.TabItem
+	settingsTab  *container.TabItem
+	chat         *chatPage
+	modelsPage   *modelsPage
+	personasPage *personasPage
+	settingsPage *settingsPage
+	downloads    *downloads
+
+	// lastFileDialog is the last Fyne file dialog shown (the fallback when
+	// no native dialog is available), for tests.
+	lastFileDialog *dialog.FileDialog
+}
+
+// Run opens the window for a and blocks until it is closed. It is what
+// `llamadesk` without arguments does.
+func Run(a *app.App) error {
+	fa := fyneapp.NewWithID(AppID)
+	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG()))
+	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv)})
+	if err != nil {
+		return err
+	}
+	w.win.ShowAndRun()
+	return w.Close()
+}
+
+// New builds the window on a Fyne app. Call Close when done (Run does).
+func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
+	w := &Window{fyneApp: fa, app: a, models: opts.Models, fixedModels: opts.Models != nil}
+	// Background work started while building finishes (in do) afterwards.
+	w.uiMu.Lock()
+	defer w.uiMu.Unlock()
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	settings, err := a.LoadSettings(w.ctx)
+	var corrupt error
+	if err != nil {
+		// Damaged values were replaced by defaults: say so once the window shows.
+		corrupt = err
+	}
+	w.settings = settings
+	if w.models == nil {
+		m, err := a.Models()
+		if err != nil {
+			return nil, fmt.Errorf("open the model manager: %w", err)
+		}
+		w.models = m
+	}
+	if opts.Theme != "" {
+		applyTheme(fa, opts.Theme)
+	} else {
+		applyTheme(fa, settings.Theme)
+	}
+
+	w.win = fa.NewWindow("Llamadesk")
+	w.win.Resize(fyne.NewSize(1180, 760))
+	w.downloads = newDownloads(w)
+	w.chat = newChatPage(w)
+	w.modelsPage = newModelsPage(w)
+	w.personasPage = newPersonasPage(w)
+	w.settingsPage = newSettingsPage(w)
+
+	w.chatTab = container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.content)
+	w.modelsTab = container.NewTabItemWithIcon("Models", theme.StorageIcon(), w.modelsPage.content)
+	w.personasTab = container.NewTabItemWithIcon("Personas", theme.AccountIcon(), w.personasPage.content)
+	w.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), w.settingsPage.content)
+	w.tabs = container.NewAppTabs(w.chatTab, w.modelsTab, w.personasTab, w.settingsTab)
+	w.tabs.OnSelected = func(t *container.TabItem) {
+		switch t {
+		case w.modelsTab:
+			w.modelsPage.reload()
+		case w.personasTab:
+			w.personasPage.reload()
+		case w.settingsTab:
+			w.settingsPage.load()
+		case w.chatTab:
+			w.chat.focusInput()
+		}
+	}
+	w.win.SetContent(w.tabs)
+	w.win.SetMainMenu(w.mainMenu())
+	w.addShortcuts()
+	w.win.SetCloseIntercept(func() {
+		w.cancel()
+		w.win.Close()
+	})
+
+	var damaged *history.CorruptError
+	if errors.As(corrupt, &damaged) {
+		w.offerFreshHistory(damaged)
+	} else if corrupt != nil {
+		w.showError("Some settings were unreadable and use their defaults", corrupt)
+	}
+	w.chat.start(opts.Page)
+	w.showPage(opts.Page)
+	return w, nil
+}
+
+// offerFreshHistory explains a damaged history database and offers to
+// start an empty one (the damaged file is kept aside).
+func (w *Window) offerFreshHistory(e *history.CorruptError) {
+	msg := e.Error() + "\n\nStart a new, empty history? The damaged file is moved aside, not deleted."
+	dialog.ShowConfirm("The history database is damaged", msg, func(ok bool) {
+		if !ok {
+			return
+		}
+		var moved string
+		w.background("Start a new history", func(context.Context) error {
+			var err error
+			moved, err = w.app.StartFreshHistory()
+			return err
+		}, func(err error) {
+			if err != nil {
+				return
+			}
+			dialog.ShowInformation("New history started", "The damaged database was moved to "+moved+".", w.win)
+			w.chat.start("")
+			w.personasPage.reload()
+		})
+	}, w.win)
+}
+
+// Window returns the Fyne window.
+func (w *Window) Window() fyne.Window { return w.win }
+
+// Close stops replies and downloads (downloads pause, to be resumed), waits
+// briefly for background work, and releases the loaded model and the
+// history database.
+func (w *Window) Close() error {
+	w.cancel()
+	done := make(chan struct{})
+	go func() { w.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+	}
+	errs := []error{w.chat.closeModel()}
+	errs = append(errs, w.app.Close())
+	return errors.Join(errs...)
+}
+
+// showPage switches to a page by name (see PageEnv).
+func (w *Window) showPage(page string) {
+	switch page {
+	case PageModels:
+		w.tabs.Select(w.modelsTab)
+		w.modelsPage.showTab(0)
+	case PageCatalog:
+		w.tabs.Select(w.modelsTab)
+		w.modelsPage.showTab(1)
+	case PageDownloads:
+		w.tabs.Select(w.modelsTab)
+		w.modelsPage.showTab(2)
+	case PagePersonas:
+		w.tabs.Select(w.personasTab)
+	case PageSettings:
+		w.tabs.Select(w.settingsTab)
+	default:
+		w.tabs.Select(w.chatTab)
+	}
+}
+
+// modelService returns the current model manager (any goroutine).
+func (w *Window) modelService() *app.Models {
+	w.modelsMu.Lock()
+	defer w.modelsMu.Unlock()
+	return w.models
+}
+
+// replaceModels swaps the model manager after a settings change (any goroutine).
+func (w *Window) replaceModels(m *app.Models) {
+	w.modelsMu.Lock()
+	defer w.modelsMu.Unlock()
+	w.models = m
+}
+
+// background runs work on its own goroutine. A panic is recovered and
+// reported like an error; an error (other than a cancellation) is shown in
+// a dialog titled what. done, when not nil, then runs on the UI goroutine
+// with work's error.
+func (w *Window) background(what string, work func(ctx context.Context) error, done func(err error)) {
+	w.bg.Add(1)
+	go func() {
+		defer w.bg.Done()
+		err := w.protect(func() error { return work(w.ctx) })
+		w.do(func() {
+			var damaged *history.CorruptError
+			// A damaged database is explained once, at start (offerFreshHistory).
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &damaged) {
+				w.showError(what, err)
+			}
+			if done != nil {
+				done(err)
+			}
+		})
+	}()
+}
+
+// do runs fn on the UI goroutine (fyne.Do), unless the window is closing.
+// fn holds uiMu while it runs: in the app all such calls run one after
+// the other on Fyne's goroutine anyway, but Fyne's test driver runs them at
+// once on the calling goroutine, and the lock keeps them in turn there too.
+// fn must not call do itself (it would wait for its own lock in tests).
+func (w *Window) do(fn func()) {
+	fyne.Do(func() {
+		w.uiMu.Lock()
+		defer w.uiMu.Unlock()
+		if w.ctx.Err() == nil {
+			fn()
+		}
+	})
+}
+
+// protect runs fn, turning a panic into an error (with the stack on stderr).
+func (w *Window) protect(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "llamadesk: internal error: %v\n%s", p, debug.Stack())
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
+	return fn()
+}
+
+// showError shows an error in a dialog (UI goroutine).
+func (w *Window) showError(what string, err error) {
+	dialog.ShowError(fmt.Errorf("%s: %w", what, err), w.win)
+}
+
+// wait blocks until no background work is left (tests).
+func (w *Window) wait() { w.bg.Wait() }
+
+// mainMenu is the menu bar: File (new chat, export, import a model) and
+// View (search, settings), with the keyboard shortcuts shown beside them.
+func (w *Window) mainMenu() *fyne.MainMenu {
+	short := func(k fyne.KeyName) fyne.Shortcut {
+		return &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
+	}
+	newChat := fyne.NewMenuItem("New chat", w.newChat)
+	newChat.Shortcut = short(fyne.KeyN)
+	newChat.Icon = theme.ContentAddIcon()
+	export := fyne.NewMenuItem("Export conversation…", w.chat.exportCurrent)
+	export.Shortcut = short(fyne.KeyE)
+	export.Icon = theme.DocumentSaveIcon()
+	exportAll := fyne.NewMenuItem("Export all conversations…", w.chat.exportAll)
+	importModel := fyne.NewMenuItem("Import a GGUF model…", w.modelsPage.importModel)
+	importModel.Icon = theme.FolderOpenIcon()
+	search := fyne.NewMenuItem("Search conversations", w.focusSearch)
+	search.Shortcut = short(fyne.KeyF)
+	search.Icon = theme.SearchIcon()
+	settings := fyne.NewMenuItem("Settings", w.openSettings)
+	settings.Shortcut = short(fyne.KeyComma)
+	settings.Icon = theme.SettingsIcon()
+	stop := fyne.NewMenuItem("Stop the reply (Esc)", w.chat.stop)
+	stop.Icon = theme.MediaStopIcon()
+	return fyne.NewMainMenu(
+		fyne.NewMenu("File", newChat, fyne.NewMenuItemSeparator(), export, exportAll, fyne.NewMenuItemSeparator(), importModel),
+		fyne.NewMenu("View", search, settings, fyne.NewMenuItemSeparator(), stop),
+	)
+}
+
+// addShortcuts registers the window's keyboard shortcuts on the canvas too
+// (the menu handles them first where a menu bar is shown), and Esc.
+func (w *Window) addShortcuts() {
+	c := w.win.Canvas()
+	add := func(k fyne.KeyName, fn func()) {
+		c.AddShortcut(&desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { fn() })
+	}
+	add(fyne.KeyN, w.newChat)
+	add(fyne.KeyE, w.chat.exportCurrent)
+	add(fyne.KeyF, w.focusSearch)
+	add(fyne.KeyComma, w.openSettings)
+	c.SetOnTypedKey(func(k *fyne.KeyEvent) {
+		if k.Name == fyne.KeyEscape {
+			w.chat.stop()
+		}
+	})
+}
+
+// newChat shows the chat page with a new, empty conversation.
+func (w *Window) newChat() {
+	w.tabs.Select(w.chatTab)
+	w.chat.newDraft(w.chat.draftPersona)
+}
+
+// focusSearch shows the chat page and puts the cursor in the search box.
+func (w *Window) focusSearch() {
+	w.tabs.Select(w.chatTab)
+	w.win.Canvas().Focus(w.chat.sidebar.search)
+}
+
+// openSettings shows the settings page.
+func (w *Window) openSettings() { w.tabs.Select(w.settingsTab) }
