@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/llamadesk/llamadesk/internal/atomicfile"
+
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
 )
@@ -279,7 +281,7 @@ func runPersonaExport(ctx context.Context, env *Env, args []string) error {
 			_, err := env.Stdout.Write(data)
 			return err
 		}
-		if err := writeFileAtomic(*out, data); err != nil {
+		if err := atomicfile.WriteFile(*out, data, 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", *out)
@@ -348,30 +350,6 @@ func readInput(env *Env, path string) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return data, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// folder, so that the file appears complete or not at all.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // --- history ---

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 // Format is an export format.
@@ -138,7 +140,7 @@ func (s *Store) Export(ctx context.Context, w io.Writer, id string, f Format) er
 // ExportFile writes conversation id to the file path in format f. The file
 // appears complete or not at all (written beside it, then renamed).
 func (s *Store) ExportFile(ctx context.Context, path, id string, f Format) error {
-	return writeFileAtomic(path, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
 }
 
 // ExportAll writes every conversation into dir (created when missing), one
@@ -189,35 +191,6 @@ func ExportFileName(c Conversation, f Format) string {
 		name += slug + "-"
 	}
 	return name + c.ID + f.Ext()
-}
-
-// writeFileAtomic writes a file through a temporary file in the same
-// folder, renamed over path once complete and synced.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // writeJSON writes the complete JSON export.

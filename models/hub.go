@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/llamadesk/llamadesk/models/download"
+	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 // DefaultEndpoint is the Hugging Face hub.
@@ -204,7 +204,7 @@ func (h *Hub) saveCache(repo string, files []RepoFile) error {
 	if err := os.MkdirAll(h.CacheDir, 0o700); err != nil {
 		return fmt.Errorf("cache %s: %w", repo, err)
 	}
-	if err := download.WriteFileAtomic(h.cachePath(repo), data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(h.cachePath(repo), data, 0o600); err != nil {
 		return fmt.Errorf("cache %s: %w", repo, err)
 	}
 	return nil
@@ -256,7 +256,7 @@ func SaveToken(dataDir, token string) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("save token: %w", err)
 	}
-	if err := download.WriteFileAtomic(TokenPath(dataDir), []byte(token+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(TokenPath(dataDir), []byte(token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("save token: %w", err)
 	}
 	return nil

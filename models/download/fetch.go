@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 // errNoRanges means the server answered a ranged request with the whole
@@ -674,7 +676,7 @@ func (f *fetcher) finish(ctx context.Context) error {
 	if err := os.Rename(f.partial, f.req.Dest); err != nil {
 		return fmt.Errorf("download %s: %w", f.req.Name, err)
 	}
-	if err := syncDir(filepath.Dir(f.req.Dest)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(f.req.Dest)); err != nil {
 		return err
 	}
 	os.Remove(f.statePath)

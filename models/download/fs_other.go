@@ -14,9 +14,6 @@ func FreeSpace(dir string) (uint64, error) {
 	return 0, fmt.Errorf("free space of %s: %w", dir, errors.ErrUnsupported)
 }
 
-// syncDir is a no-op on this platform.
-func syncDir(string) error { return nil }
-
 // lockFile creates path without locking: this platform has no advisory locks.
 func lockFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

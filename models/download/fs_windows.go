@@ -23,9 +23,6 @@ func FreeSpace(dir string) (uint64, error) {
 	return avail, nil
 }
 
-// syncDir is a no-op: Windows has no directory fsync; MoveFileEx is durable enough.
-func syncDir(string) error { return nil }
-
 // lockFile takes an exclusive, non-blocking lock on path (created if
 // needed). The lock ends with the process, however it ends.
 func lockFile(path string) (*os.File, error) {
