@@ -426,7 +426,7 @@ func JoinPieces(ctx context.Context, dest string, pieces []Piece) error {
 		if err != nil {
 			return fail(err)
 		}
-		n, err := io.Copy(io.NewOffsetWriter(out, off), ctxReader{ctx, in})
+		n, err := io.Copy(io.NewOffsetWriter(out, off), download.ContextReader(ctx, in))
 		in.Close()
 		if err != nil {
 			return fail(err)
@@ -446,18 +446,4 @@ func JoinPieces(ctx context.Context, dest string, pieces []Piece) error {
 		os.Remove(p.Path)
 	}
 	return nil
-}
-
-// ctxReader stops reading once its context has ended.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-// Read reads from the underlying reader unless the context has ended.
-func (c ctxReader) Read(p []byte) (int, error) {
-	if c.ctx.Err() != nil {
-		return 0, context.Cause(c.ctx)
-	}
-	return c.r.Read(p)
 }

@@ -394,18 +394,7 @@ func (p *chatPage) closeModel() error {
 
 // reloadPersonas refreshes the persona picker.
 func (p *chatPage) reloadPersonas() {
-	var list []history.Persona
-	p.w.background("List the personas", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		list, err = store.Personas(ctx)
-		return err
-	}, func(err error) {
-		if err != nil {
-			return
-		}
+	p.w.loadPersonas(func(list []history.Persona) {
 		p.personas = map[string]history.Persona{}
 		names := []string{noPersona}
 		for _, ps := range list {

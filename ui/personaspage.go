@@ -117,18 +117,7 @@ func newPersonasPage(w *Window) *personasPage {
 
 // reload lists the personas again, keeping the one being edited.
 func (pp *personasPage) reload() {
-	var list []history.Persona
-	pp.w.background("List the personas", func(ctx context.Context) error {
-		store, err := pp.w.app.History()
-		if err != nil {
-			return err
-		}
-		list, err = store.Personas(ctx)
-		return err
-	}, func(err error) {
-		if err != nil {
-			return
-		}
+	pp.w.loadPersonas(func(list []history.Persona) {
 		pp.personas = list
 		pp.list.Refresh()
 		for i, p := range list {

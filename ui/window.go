@@ -287,6 +287,24 @@ func (w *Window) background(what string, work func(ctx context.Context) error, d
 	}()
 }
 
+// loadPersonas lists the personas off the UI goroutine and hands them to
+// show on it (errors are shown by background).
+func (w *Window) loadPersonas(show func([]history.Persona)) {
+	var list []history.Persona
+	w.background("List the personas", func(ctx context.Context) error {
+		store, err := w.app.History()
+		if err != nil {
+			return err
+		}
+		list, err = store.Personas(ctx)
+		return err
+	}, func(err error) {
+		if err == nil {
+			show(list)
+		}
+	})
+}
+
 // do runs fn on the UI goroutine (fyne.Do), unless the window is closing.
 // fn holds uiMu while it runs: in the app all such calls run one after
 // the other on Fyne's goroutine anyway, but Fyne's test driver runs them at

@@ -150,6 +150,10 @@ func verifyParts(ctx context.Context, f io.ReaderAt, s *resumeState, progress fu
 	return reset, nil
 }
 
+// ContextReader returns a reader of r that stops, with the context's
+// cause, once ctx has ended: long copies of local files stay cancellable.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 // ctxReader stops reading once its context has ended.
 type ctxReader struct {
 	ctx context.Context
