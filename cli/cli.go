@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
 )
@@ -38,12 +39,29 @@ type command struct {
 // commands lists every subcommand. Keep it sorted by name.
 func commands() map[string]command {
 	return map[string]command{
+		"bench":    {"measure prompt processing and generation speed (like llama-bench)", runBench},
+		"chat":     {"chat with a model in the terminal, or send one --message", runChat},
+		"dev":      {"developer tools: dev synth writes random-weight benchmark models", runDev},
 		"eval":     {"print the top logits of every prompt position as JSON", runEval},
+		"export":   {"export conversations as Markdown, JSON, HTML or text", runExport},
 		"generate": {"continue a prompt (greedy at --temp 0)", runGenerate},
+		"history":  {"list, search and delete saved conversations", runHistory},
+		"import":   {"import a conversation exported as JSON", runImport},
 		"info":     {"describe a GGUF model file", runInfo},
+		"login":    {"store a Hugging Face access token for gated models", runLogin},
+		"logout":   {"remove the stored access token", runLogout},
+		"models":   {"list the catalog and local models with what fits this machine", runModels},
+		"persona":  {"add, list, remove, export, import and restore personas", runPersona},
+		"pull":     {"download a model (resumable, verified)", runPull},
+		"rm":       {"delete a local model", runRm},
 		"tokenize": {"print the token ids of a text", runTokenize},
 	}
 }
+
+// handlesInterrupt reports whether a command handles Ctrl-C itself (the
+// terminal chat stops a reply with it); for the others Ctrl-C cancels the
+// command's context.
+func handlesInterrupt(name string) bool { return name == "chat" }
 
 // errUsage marks errors caused by wrong arguments (exit status 2).
 var errUsage = errors.New("usage")
@@ -70,6 +88,11 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "llamadesk: unknown command %q\n\n", args[0])
 		printUsage(env.Stderr)
 		return 2
+	}
+	if !handlesInterrupt(args[0]) {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt)
+		defer stop()
 	}
 	if err := cmd.run(ctx, env, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,10 +1,6 @@
 package engine
 
-import (
-	"sync/atomic"
-
-	"github.com/llamadesk/llamadesk/engine/gguf"
-)
+import "github.com/llamadesk/llamadesk/engine/gguf"
 
 // Buffer is a backend-owned array of float32 activations. Batched
 // activations are stored row-major: n rows (tokens) of a fixed width.
@@ -96,10 +92,13 @@ type Backend interface {
 }
 
 // Interruptible is implemented by backends that can abandon a long
-// operation (a large matrix product during prompt processing) when a flag is
-// raised. The results of an interrupted operation are undefined; the engine
-// discards them. The engine raises the flag when an evaluation's context is
-// cancelled, so that Stop takes effect within a fraction of a layer.
+// operation (a large matrix product during prompt processing). The engine
+// calls Interrupt, from another goroutine, when an evaluation's context is
+// cancelled, so that Stop takes effect within a fraction of a layer; the
+// results of interrupted operations are undefined and the engine discards
+// them. ResetInterrupt, called before each evaluation, makes the backend
+// run operations fully again.
 type Interruptible interface {
-	SetInterrupt(flag *atomic.Bool)
+	Interrupt()
+	ResetInterrupt()
 }

@@ -120,10 +120,17 @@ func (s *State) Eval(ctx context.Context, tokens []int32, all bool) ([]float32, 
 	s.interrupt.Store(false)
 	for _, b := range s.model.backends {
 		if ib, ok := b.(Interruptible); ok {
-			ib.SetInterrupt(&s.interrupt)
+			ib.ResetInterrupt()
 		}
 	}
-	stop := context.AfterFunc(ctx, func() { s.interrupt.Store(true) })
+	stop := context.AfterFunc(ctx, func() {
+		s.interrupt.Store(true)
+		for _, b := range s.model.backends {
+			if ib, ok := b.(Interruptible); ok {
+				ib.Interrupt()
+			}
+		}
+	})
 	defer stop()
 	for off := 0; off < len(tokens); off += s.batch {
 		chunk := tokens[off:min(off+s.batch, len(tokens))]

@@ -1,14 +1,29 @@
 // Package cpu is the engine's CPU backend. Weights are used in place from
 // the memory-mapped GGUF file; activations are quantized once per matrix
-// product to the weight type's dot-product type (as llama.cpp does) and rows
-// are split across a persistent pool of worker goroutines.
+// product to the weight type's dot-product type (as llama.cpp does, and
+// reused while the input is unchanged, as for Q/K/V and gate/up), and a
+// persistent pool of workers splits each product's rows between them.
+//
+// The products run in native SIMD kernels (kern*.c: AVX2, AVX-VNNI or
+// AVX-512 VNNI on amd64 and NEON on arm64, chosen at run time with one
+// binary serving every CPU). Prompt processing is a matrix-matrix product:
+// tiles of weight rows (decoded once per block of tokens into a small
+// scratch, never a copy of a whole tensor) meet several tokens per load.
+// A token's result does not depend on the batch it came in: the
+// matrix-vector and matrix-matrix kernels of a level perform the same
+// integer sums and the same float operations. Where POSIX threads exist the
+// native kernels run on a C worker pool (pool.c), which the Go scheduler
+// does not see. Without cgo, or on a CPU without those instructions,
+// portable Go kernels (engine/quant's reference dot products) compute the
+// same products.
 package cpu
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
+	"unsafe"
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
@@ -17,23 +32,73 @@ import (
 
 // Backend is the CPU implementation of engine.Backend.
 type Backend struct {
-	pool *pool
-	xq   []byte // quantized activations, reused across products
+	// np runs the native kernels' jobs on C threads where the platform has
+	// them; pool (Go workers) runs the portable kernels, and the native ones
+	// elsewhere. With np, pool has the caller alone (for the cheap
+	// element-wise operations), so no Go worker spins beside the C threads.
+	np      *nativePool
+	pool    *pool
+	level   int
+	scratch [][]byte    // per Go worker: decoded weight rows of the native kernels
+	scores  [][]float32 // per Go worker: attention scores
+	// The native pool's scratch: one region per thread, stride bytes apart.
+	nscratch []byte
+	nstride  int
+	nscores  []float32
+	acts     [2]actCache // recently quantized activations
+	nextAct  int
+	xq       []byte // quantized activations of the portable kernels
 }
 
-// New returns a CPU backend running on threads workers (0 means one per CPU).
-func New(threads int) *Backend {
+// New returns a CPU backend running on threads workers (0 means
+// DefaultThreads) with the best kernels this CPU supports.
+func New(threads int) *Backend { return newBackend(threads, detectLevel()) }
+
+// newBackend returns a backend with the kernels of the given level
+// (levelGeneric forces the portable Go kernels).
+func newBackend(threads, level int) *Backend {
 	if threads <= 0 {
 		threads = DefaultThreads()
 	}
-	return &Backend{pool: newPool(threads)}
+	b := &Backend{level: level}
+	if level != levelGeneric {
+		b.np = newNativePool(threads)
+	}
+	if b.np != nil {
+		b.pool = newPool(1)
+	} else {
+		b.pool = newPool(threads)
+	}
+	b.scratch = make([][]byte, b.pool.size)
+	b.scores = make([][]float32, b.pool.size)
+	return b
 }
 
-// DefaultThreads is the default worker count: the number of CPUs Go may use.
-func DefaultThreads() int { return runtime.GOMAXPROCS(0) }
-
 // Threads returns the number of workers.
-func (b *Backend) Threads() int { return b.pool.size }
+func (b *Backend) Threads() int {
+	if b.np != nil {
+		return b.np.size
+	}
+	return b.pool.size
+}
+
+// Kernels names the kernel set in use: "avx512-vnni", "avx-vnni", "avx2",
+// "neon-dotprod", "neon" or "generic" (portable Go).
+func (b *Backend) Kernels() string { return levelName(b.level) }
+
+// Interrupt implements engine.Interruptible: the running product (and any
+// later one, until ResetInterrupt) skips the row chunks it has not started.
+func (b *Backend) Interrupt() { b.setStop(true) }
+
+// ResetInterrupt implements engine.Interruptible.
+func (b *Backend) ResetInterrupt() { b.setStop(false) }
+
+func (b *Backend) setStop(stop bool) {
+	b.pool.stop.Store(stop)
+	if b.np != nil {
+		b.np.setStop(stop)
+	}
+}
 
 // Name implements engine.Backend.
 func (b *Backend) Name() string { return "cpu" }
@@ -41,15 +106,35 @@ func (b *Backend) Name() string { return "cpu" }
 // Close implements engine.Backend.
 func (b *Backend) Close() error {
 	b.pool.close()
+	if b.np != nil {
+		b.np.close()
+	}
 	return nil
 }
 
-// buffer is a CPU activation buffer.
-type buffer struct{ data []float32 }
+// buffer is a CPU activation buffer. version counts the writes to it, so
+// quantized copies of its contents can be reused while it is unchanged.
+type buffer struct {
+	data    []float32
+	version uint64
+}
 
 func (x *buffer) Len() int { return len(x.data) }
 
 func buf(x engine.Buffer) []float32 { return x.(*buffer).data }
+
+// written records that an operation changed x.
+func written(x engine.Buffer) { x.(*buffer).version++ }
+
+// actCache is one quantized copy of an activation buffer's first n rows.
+type actCache struct {
+	src                *buffer
+	version            uint64
+	kind, off, cols, n int
+	stride             int
+	data               []byte // 64-byte aligned view of raw
+	raw                []byte
+}
 
 // weight is a weight tensor used in place from the file.
 type weight struct {
@@ -66,6 +151,9 @@ func (w *weight) Cols() int { return w.cols }
 
 // LoadWeight implements engine.Backend.
 func (b *Backend) LoadWeight(name string, typ gguf.TensorType, rows, cols int, data []byte) (engine.Weight, error) {
+	if !typ.Known() || typ.BlockSize() <= 0 {
+		return nil, fmt.Errorf("unknown tensor type %d", typ)
+	}
 	if cols%typ.BlockSize() != 0 {
 		return nil, fmt.Errorf("row length %d is not a multiple of the %s block size", cols, typ)
 	}
@@ -79,6 +167,10 @@ func (b *Backend) LoadWeight(name string, typ gguf.TensorType, rows, cols int, d
 		if err := quant.Dequantize(typ, data, w.f32); err != nil {
 			return nil, err
 		}
+		return w, nil
+	}
+	if !quant.HasVecDot(typ) {
+		return nil, fmt.Errorf("no matrix product for %s weights", typ)
 	}
 	return w, nil
 }
@@ -105,7 +197,10 @@ func (b *Backend) AllocKV(capacity, kvDim int) (engine.KVCache, error) {
 }
 
 // Write implements engine.Backend.
-func (b *Backend) Write(dst engine.Buffer, src []float32) { copy(buf(dst), src) }
+func (b *Backend) Write(dst engine.Buffer, src []float32) {
+	copy(buf(dst), src)
+	written(dst)
+}
 
 // Read implements engine.Backend.
 func (b *Backend) Read(dst []float32, src engine.Buffer) { copy(dst, buf(src)) }
@@ -113,6 +208,7 @@ func (b *Backend) Read(dst []float32, src engine.Buffer) { copy(dst, buf(src)) }
 // Copy implements engine.Backend.
 func (b *Backend) Copy(dst engine.Buffer, dstOff int, src engine.Buffer, srcOff, count int) {
 	copy(buf(dst)[dstOff:dstOff+count], buf(src)[srcOff:srcOff+count])
+	written(dst)
 }
 
 // RMSNorm implements engine.Backend.
@@ -120,11 +216,12 @@ func (b *Backend) RMSNorm(dst, src engine.Buffer, w engine.Weight, n int, eps fl
 	wt := w.(*weight).f32
 	d, s := buf(dst), buf(src)
 	dim := len(wt)
-	b.pool.run(n, 1, func(lo, hi int) {
+	b.pool.run(n, 1, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
 			rmsNorm(d[r*dim:(r+1)*dim], s[r*dim:(r+1)*dim], wt, eps)
 		}
 	})
+	written(dst)
 }
 
 func rmsNorm(dst, src, w []float32, eps float32) {
@@ -141,21 +238,102 @@ func rmsNorm(dst, src, w []float32, eps float32) {
 // MatMul implements engine.Backend.
 func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) {
 	wt := w.(*weight)
-	d, xs := buf(dst), buf(x)
+	defer written(dst)
+	kind := -1
+	if b.level != levelGeneric {
+		kind = nativeActKind(wt.typ)
+	}
+	if kind < 0 {
+		b.matMulGeneric(buf(dst), wt, buf(x), n)
+		return
+	}
+	act := b.quantized(x.(*buffer), kind, nativeActOffset(b.level, wt.typ), wt.cols, n)
+	need := nativeScratchBytes(wt.typ, wt.cols)
+	d := buf(dst)
+	// Chunks are whole tiles: a multiple of every tile height (1 to 4 rows,
+	// and the 16-row panels of the AVX-512 kernels).
+	const grain = 48
+	if b.np != nil {
+		stride := (need + 63) &^ 63
+		if b.nstride < stride {
+			b.nscratch = alignedBytes(stride * b.np.size)
+			b.nstride = stride
+		}
+		if !b.np.matmul(b.level, wt.typ, wt.data, wt.rowBytes, wt.cols, wt.rows, act.data, act.stride, n, d, wt.rows, b.nscratch, b.nstride, grain) {
+			panic(fmt.Sprintf("cpu: no %s kernel for %s weights", levelName(b.level), wt.typ))
+		}
+		return
+	}
+	b.pool.run(wt.rows, grain, func(worker, lo, hi int) {
+		sc := b.workerScratch(worker, need)
+		if !nativeMatMul(b.level, wt.typ, wt.data, wt.rowBytes, wt.cols, lo, hi, act.data, act.stride, n, d, wt.rows, sc) {
+			panic(fmt.Sprintf("cpu: no %s kernel for %s weights", levelName(b.level), wt.typ))
+		}
+	})
+}
+
+// workerScratch returns worker's scratch of at least n bytes, 64-byte aligned.
+func (b *Backend) workerScratch(worker, n int) []byte {
+	s := b.scratch[worker]
+	if len(s) < n {
+		s = alignedBytes(n)
+		b.scratch[worker] = s
+	}
+	return s
+}
+
+// alignedBytes returns n zeroed bytes starting at a 64-byte boundary.
+func alignedBytes(n int) []byte {
+	raw := make([]byte, n+64)
+	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(raw))) & 63)
+	return raw[off : off+n : off+n]
+}
+
+// quantized returns the first n rows of x (rows of cols floats) in
+// activation format kind, reusing the last conversion while x is unchanged
+// (the Q, K and V products, and gate and up, share their input).
+func (b *Backend) quantized(x *buffer, kind, off, cols, n int) *actCache {
+	for i := range b.acts {
+		a := &b.acts[i]
+		if a.src == x && a.version == x.version && a.kind == kind && a.off == off && a.cols == cols && a.n == n {
+			return a
+		}
+	}
+	a := &b.acts[b.nextAct]
+	b.nextAct = (b.nextAct + 1) % len(b.acts)
+	stride := nativeActRowBytes(kind, cols)
+	if len(a.data) < n*stride {
+		a.data = alignedBytes(n * stride)
+	}
+	*a = actCache{src: x, version: x.version, kind: kind, off: off, cols: cols, n: n, stride: stride, data: a.data}
+	// Non-finite inputs give NaN scales, and NaN results: garbage in,
+	// visibly garbage out.
+	xs := x.data
+	if b.np != nil {
+		b.np.quantize(b.level, kind, off, xs, cols, n, a.data)
+		return a
+	}
+	b.pool.run(n, 1, func(_, lo, hi int) {
+		nativeQuantize(b.level, kind, off, xs, cols, lo, hi, a.data)
+	})
+	return a
+}
+
+// matMulGeneric is the portable product: quant's reference quantizers and
+// dot products.
+func (b *Backend) matMulGeneric(d []float32, wt *weight, xs []float32, n int) {
 	vt := quant.VecDotType(wt.typ)
 	xRow := vt.RowBytes(wt.cols)
 	if cap(b.xq) < n*xRow {
 		b.xq = make([]byte, n*xRow)
 	}
 	xq := b.xq[:n*xRow]
-	b.pool.run(n, 1, func(lo, hi int) {
+	b.pool.run(n, 1, func(_, lo, hi int) {
 		for r := lo; r < hi; r++ {
-			if err := quant.Quantize(vt, xs[r*wt.cols:(r+1)*wt.cols], xq[r*xRow:(r+1)*xRow]); err != nil {
-				panic(fmt.Sprintf("cpu: quantize activations for %s: %v", wt.name, err))
-			}
+			quantizeOrNaN(vt, xs[r*wt.cols:(r+1)*wt.cols], xq[r*xRow:(r+1)*xRow])
 		}
 	})
-	b.pool.run(wt.rows, 16, func(lo, hi int) {
+	b.pool.run(wt.rows, 16, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row := wt.data[i*wt.rowBytes : (i+1)*wt.rowBytes]
 			for r := 0; r < n; r++ {
@@ -165,11 +343,28 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	})
 }
 
+// quantizeOrNaN quantizes an activation row. A row the quantizer refuses
+// (non-finite values: only the integer formats check) gets NaN scales, so
+// the products are NaN, as with the native kernels.
+func quantizeOrNaN(vt gguf.TensorType, src []float32, dst []byte) {
+	if err := quant.Quantize(vt, src, dst); err == nil {
+		return
+	}
+	clear(dst)
+	for off := 0; off+vt.BlockBytes() <= len(dst); off += vt.BlockBytes() {
+		if vt == gguf.TypeQ8_K {
+			binary.LittleEndian.PutUint32(dst[off:], math.Float32bits(float32(math.NaN())))
+		} else { // Q8_0, Q8_1: binary16 scale first
+			binary.LittleEndian.PutUint16(dst[off:], 0x7E00)
+		}
+	}
+}
+
 // RoPE implements engine.Backend.
 func (b *Backend) RoPE(x engine.Buffer, p engine.RoPEParams) {
 	xs := buf(x)
 	width := p.Heads * p.HeadDim
-	b.pool.run(p.Tokens, 1, func(lo, hi int) {
+	b.pool.run(p.Tokens, 1, func(_, lo, hi int) {
 		cs := make([]float32, p.Dims)
 		for t := lo; t < hi; t++ {
 			ropeAngles(cs, float32(p.StartPos+t)*p.Scale, p.Base)
@@ -179,6 +374,7 @@ func (b *Backend) RoPE(x engine.Buffer, p engine.RoPEParams) {
 			}
 		}
 	})
+	written(x)
 }
 
 // ropeAngles fills cs with (cos, sin) pairs for each rotated pair, computing
@@ -209,18 +405,40 @@ func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p 
 	kvDim := p.KVHeads * p.HeadDim
 	copy(c.k[p.StartPos*kvDim:(p.StartPos+p.Tokens)*kvDim], buf(k)[:p.Tokens*kvDim])
 	copy(c.v[p.StartPos*kvDim:(p.StartPos+p.Tokens)*kvDim], buf(v)[:p.Tokens*kvDim])
+	defer written(out)
 	o, qs := buf(out), buf(q)
-	group := p.Heads / p.KVHeads
 	scale := float32(1 / math.Sqrt(float64(p.HeadDim)))
+	n := p.StartPos + p.Tokens
+	if b.np != nil {
+		stride := (n + 15) &^ 15
+		if len(b.nscores) < stride*b.np.size {
+			b.nscores = make([]float32, (stride+stride/2)*b.np.size)
+		}
+		b.np.attention(b.level, qs, c.k, c.v, o, p.StartPos, p.Heads, p.KVHeads, p.HeadDim, scale, p.Tokens*p.Heads, b.nscores, len(b.nscores)/b.np.size)
+		return
+	}
+	if b.level != levelGeneric {
+		b.pool.run(p.Tokens*p.Heads, 1, func(worker, lo, hi int) {
+			if len(b.scores[worker]) < n {
+				b.scores[worker] = make([]float32, n+n/2)
+			}
+			nativeAttention(b.level, qs, c.k, c.v, o, p.StartPos, p.Heads, p.KVHeads, p.HeadDim, scale, lo, hi, b.scores[worker])
+		})
+		return
+	}
+	group := p.Heads / p.KVHeads
 	qDim := p.Heads * p.HeadDim
-	b.pool.run(p.Tokens*p.Heads, 1, func(lo, hi int) {
-		scores := make([]float32, p.StartPos+p.Tokens)
+	b.pool.run(p.Tokens*p.Heads, 1, func(worker, lo, hi int) {
+		if len(b.scores[worker]) < n {
+			b.scores[worker] = make([]float32, n+n/2)
+		}
+		scores := b.scores[worker]
 		for job := lo; job < hi; job++ {
 			t, h := job/p.Heads, job%p.Heads
-			n := p.StartPos + t + 1
+			m := p.StartPos + t + 1
 			qh := qs[t*qDim+h*p.HeadDim : t*qDim+(h+1)*p.HeadDim]
 			kvOff := (h / group) * p.HeadDim
-			attend(o[t*qDim+h*p.HeadDim:t*qDim+(h+1)*p.HeadDim], qh, c.k, c.v, kvOff, kvDim, n, scale, scores[:n])
+			attend(o[t*qDim+h*p.HeadDim:t*qDim+(h+1)*p.HeadDim], qh, c.k, c.v, kvOff, kvDim, m, scale, scores[:m])
 		}
 	})
 }
@@ -259,7 +477,18 @@ func attend(out, q, keys, values []float32, off, stride, n int, scale float32, s
 // SwiGLU implements engine.Backend.
 func (b *Backend) SwiGLU(dst, gate, up engine.Buffer, count int) {
 	d, g, u := buf(dst), buf(gate), buf(up)
-	b.pool.run(count, 4096, func(lo, hi int) {
+	defer written(dst)
+	if b.np != nil {
+		b.np.swiglu(b.level, d[:count], g[:count], u[:count])
+		return
+	}
+	if b.level != levelGeneric {
+		b.pool.run(count, 4096, func(_, lo, hi int) {
+			nativeSwiGLU(b.level, d[lo:hi], g[lo:hi], u[lo:hi])
+		})
+		return
+	}
+	b.pool.run(count, 4096, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			x := g[i]
 			d[i] = x / (1 + float32(math.Exp(float64(-x)))) * u[i]
@@ -273,4 +502,5 @@ func (b *Backend) Add(dst, src engine.Buffer, count int) {
 	for i := range count {
 		d[i] += s[i]
 	}
+	written(dst)
 }
