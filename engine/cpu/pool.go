@@ -22,7 +22,7 @@ type pool struct {
 	gen     atomic.Uint64 // generation of the published job
 	quit    atomic.Bool
 	stop    atomic.Bool // set: jobs skip the chunks they have not started
-	cur     job // the one job in flight (reused; run waits for every worker)
+	cur     job         // the one job in flight (reused; run waits for every worker)
 }
 
 // poolWorker is the parking state of one worker goroutine.
