@@ -11,6 +11,7 @@ import (
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/cli"
+	_ "github.com/llamadesk/llamadesk/internal/plainlocale" // before Fyne's locale lookup
 	"github.com/llamadesk/llamadesk/ui"
 )
 
