@@ -33,6 +33,11 @@ func (m *modelFlags) load() (*app.LoadedModel, error) {
 	if m.model == "" {
 		return nil, usageError("--model is required")
 	}
+	switch m.backend {
+	case "auto", "cpu", "gl":
+	default:
+		return nil, usageError("--backend %q: want auto, cpu or gl", m.backend)
+	}
 	return app.LoadModel(m.model, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
 }
 

@@ -40,16 +40,17 @@ type Params struct {
 	Seed uint64
 }
 
-// DefaultParams returns llama.cpp-like defaults: temperature 0.8, top-k 40,
-// top-p 0.95, min-p 0.05 and a repeat penalty of 1.1 over the last 64
-// tokens. The seed is 0; callers that want variety set their own.
+// DefaultParams returns llama.cpp's defaults: temperature 0.8, top-k 40,
+// top-p 0.95, min-p 0.05, and the penalties off (repeat penalty 1 over the
+// last 64 tokens), so that temperature 0 is plain greedy decoding. The seed
+// is 0; callers that want variety set their own.
 func DefaultParams() Params {
 	return Params{
 		Temperature:   0.8,
 		TopK:          40,
 		TopP:          0.95,
 		MinP:          0.05,
-		RepeatPenalty: 1.1,
+		RepeatPenalty: 1,
 		RepeatLastN:   64,
 	}
 }
