@@ -31,10 +31,20 @@ vet:
 test: vet
 	$(XVFB) $(GO) test -timeout 25m ./...
 
-## fuzz: run each fuzz target for FUZZTIME (default 60s)
+## fuzz: run every fuzz target for FUZZTIME each (default 60s)
 FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	engine/gguf:FuzzParse engine/quant:FuzzDequantize engine/tokenizer:FuzzEncode \
+	engine/chat:FuzzBuild engine/chat:FuzzIsLlama2Template engine/sample:FuzzSample \
+	history:FuzzImport history:FuzzSearch history:FuzzParsePersonas \
+	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
+	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
+	gpu/gl:FuzzRepack ui:FuzzSplitBlocks
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./engine/gguf/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 ./$$pkg/; \
+	done
 
 ## bench: kernel benchmarks
 bench:
