@@ -251,8 +251,12 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	need := nativeScratchBytes(wt.typ, wt.cols)
 	d := buf(dst)
 	// Chunks are whole tiles: a multiple of every tile height (1 to 4 rows,
-	// and the 16-row panels of the AVX-512 kernels).
-	const grain = 48
+	// and the 16-row panels of the AVX-512 kernels). The matrix-vector
+	// kernels work in panels of at most 16 rows.
+	grain := 48
+	if n == 1 {
+		grain = 16
+	}
 	if b.np != nil {
 		stride := (need + 63) &^ 63
 		if b.nstride < stride {

@@ -29,11 +29,21 @@
 // LK_PREFETCH2 prefetches the n bytes at p + near into L1 and at p + far
 // into L2 (software prefetch measured essential: the rows of a panel are
 // read side by side, more streams than the hardware prefetchers follow).
-#define LK_PREFETCH2(p, n)                                                                                             \
+//
+// pos is p's offset in its row of row_bytes bytes. A distance that runs
+// past the row's end continues in the same row of the next panel (LK_PANEL
+// rows further), which the kernel reads next: otherwise each panel would
+// start with its rows' first bytes cold. n counts whole lines, so a step
+// that is not a multiple of 64 bytes must pass at least step+63.
+// (Prefetches never fault, so addresses past the weight are harmless.)
+#define LK_PREFETCH2(p, pos, row_bytes, n)                                                                             \
 	do {                                                                                                               \
+		const int64_t jump_ = (LK_PANEL - 1) * (row_bytes);                                                            \
+		const char *near_ = (const char *)(p) + LK_PF_NEAR + ((pos) + LK_PF_NEAR >= (row_bytes) ? jump_ : 0);          \
+		const char *far_ = (const char *)(p) + LK_PF_FAR + ((pos) + LK_PF_FAR >= (row_bytes) ? jump_ : 0);             \
 		for (int l_ = 0; l_ < (n); l_ += 64) {                                                                         \
-			_mm_prefetch((const char *)(p) + LK_PF_NEAR + l_, _MM_HINT_T0);                                            \
-			_mm_prefetch((const char *)(p) + LK_PF_FAR + l_, _MM_HINT_T1);                                             \
+			_mm_prefetch(near_ + l_, _MM_HINT_T0);                                                                     \
+			_mm_prefetch(far_ + l_, _MM_HINT_T1);                                                                      \
 		}                                                                                                              \
 	} while (0)
 
@@ -230,7 +240,7 @@ INL void F(gemv_q40_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 #pragma GCC unroll 16
 		for (int r = 0; r < LK_PANEL; r++) {
 			const uint8_t *blk = w + off[r] + BB * 4 * g;
-			LK_PREFETCH2(blk, 64);
+			LK_PREFETCH2(blk, BB * 4 * g, row_bytes, 128);
 			const __m512i a = _mm512_maskz_loadu_epi8(ma, blk), b = _mm512_maskz_loadu_epi8(mb, blk + 64);
 			const __m512i q = _mm512_permutex2var_epi16(a, idxq, b);
 			const __m512i lo = _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
@@ -277,7 +287,7 @@ INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 			__m256 d8[LK_PANEL];
 			for (int r = 0; r < LK_PANEL; r++) {
 				const uint8_t *blk = w + off[r] + BB * b0;
-				LK_PREFETCH2(blk, 8 * BB);
+				LK_PREFETCH2(blk, BB * b0, row_bytes, 8 * BB);
 				d8[r] = F(lq_dw8)(BB, blk);
 			}
 			F(transpose16x8)(d8, dw);
@@ -404,7 +414,7 @@ INL void F(gemv_k_panel)(const int TY, const uint8_t *w, int64_t row_bytes, int6
 				continue;
 			}
 			const uint8_t *blk = w + r * row_bytes + bb * s;
-			LK_PREFETCH2(blk, bb);
+			LK_PREFETCH2(blk, bb * s, row_bytes, bb);
 			__m256i sc, cf;
 			F(ks_scales)(TY, blk, &sc, &cf, &da[r], &db[r]);
 			// Two accumulators halve the dependency chain.

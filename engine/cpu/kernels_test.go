@@ -89,7 +89,7 @@ func TestMatMulMatchesReference(t *testing.T) {
 				colsList = []int{37, 64}
 			}
 			for _, cols := range colsList {
-				for _, s := range []shape{{1, cols, 1}, {7, cols, 3}, {30, cols, 1}, {30, cols, 6}, {13, cols, 70}} {
+				for _, s := range []shape{{1, cols, 1}, {7, cols, 3}, {30, cols, 1}, {30, cols, 6}, {13, cols, 70}, {1000, cols, 1}, {250, cols, 5}} {
 					name := fmt.Sprintf("%s/%s/%dx%d/n=%d", levelName(level), typ, s.rows, s.cols, s.n)
 					t.Run(name, func(t *testing.T) {
 						rng := rand.New(rand.NewPCG(uint64(typ), uint64(s.rows*1000+s.n)))

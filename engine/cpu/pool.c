@@ -14,27 +14,35 @@
 
 // How long an idle worker polls for the next job before sleeping.
 #define LK_SPIN_NS 200000
-// Chunks per participant: enough to rebalance when a thread is preempted.
-#define LK_CHUNKS 8
+// Chunks per participant: the unit of claiming (a stop takes effect
+// between chunks) and the least a participant can take from another.
+#define LK_CHUNKS 16
 
 typedef void (*lk_job_fn)(const void *ctx, int worker, int64_t lo, int64_t hi);
+
+// lk_range is a participant's share of the job in flight: units [lo, hi)
+// packed as lo | hi<<32 (a unit is grain indices), on its own cache line.
+typedef struct {
+	_Alignas(64) _Atomic uint64_t range;
+} lk_range;
 
 struct lk_pool {
 	int n; // participants, the caller included
 	pthread_t *th;
+	lk_range *ranges; // one per participant
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	_Atomic uint64_t gen;
 	_Atomic int quit;
 	_Atomic int sleepers;
-	_Atomic int64_t next;
 	_Atomic int pending;
 	// stop, when set, makes every participant skip the chunks not yet started.
 	_Atomic int stop;
 	// The job in flight (written before gen moves, read after).
 	lk_job_fn fn;
 	const void *ctx;
-	int64_t total, chunk;
+	int64_t total, grain;
+	uint32_t chunk; // units claimed at a time
 };
 
 static inline void lk_relax(void) {
@@ -51,13 +59,47 @@ static int64_t lk_now_ns(void) {
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
+static inline uint64_t lk_pack(uint32_t lo, uint32_t hi) { return (uint64_t)hi << 32 | lo; }
+
+// lk_pool_work runs the job's chunks. Each participant owns a contiguous
+// share of the loop and works through it front to back, so its rows form
+// one long stream that the prefetchers follow (a matrix-vector product is
+// bound by memory bandwidth). One that runs out takes the back half of
+// the largest share left, so the participants finish together.
 static void lk_pool_work(lk_pool *p, int worker) {
-	const int64_t chunk = p->chunk, total = p->total;
+	const int n = p->n;
+	const int64_t grain = p->grain, total = p->total;
+	const uint32_t chunk = p->chunk;
+	_Atomic uint64_t *own = &p->ranges[worker].range;
 	for (;;) {
-		if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return;
-		int64_t lo = atomic_fetch_add(&p->next, chunk);
-		if (lo >= total) return;
-		p->fn(p->ctx, worker, lo, lo + chunk < total ? lo + chunk : total);
+		uint64_t r = atomic_load(own);
+		for (;;) {
+			if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return;
+			const uint32_t lo = (uint32_t)r, hi = (uint32_t)(r >> 32);
+			if (lo >= hi) break;
+			const uint32_t c = hi - lo < chunk ? hi - lo : chunk;
+			if (!atomic_compare_exchange_weak(own, &r, lk_pack(lo + c, hi))) continue; // r holds the new value
+			const int64_t end = (int64_t)(lo + c) * grain;
+			p->fn(p->ctx, worker, (int64_t)lo * grain, end < total ? end : total);
+			r = atomic_load(own);
+		}
+		int victim = -1;
+		uint64_t vr = 0;
+		uint32_t most = 0;
+		for (int i = 1; i < n; i++) {
+			const int v = (worker + i) % n;
+			const uint64_t x = atomic_load(&p->ranges[v].range);
+			const uint32_t lo = (uint32_t)x, hi = (uint32_t)(x >> 32);
+			if (hi > lo && hi - lo > most) {
+				most = hi - lo;
+				victim = v;
+				vr = x;
+			}
+		}
+		if (victim < 0) return;
+		const uint32_t lo = (uint32_t)vr, hi = (uint32_t)(vr >> 32), mid = lo + most / 2;
+		if (!atomic_compare_exchange_strong(&p->ranges[victim].range, &vr, lk_pack(lo, mid))) continue;
+		atomic_store(own, lk_pack(mid, hi));
 	}
 }
 
@@ -106,10 +148,14 @@ lk_pool *lk_pool_new(int threads) {
 	pthread_mutex_init(&p->mu, 0);
 	pthread_cond_init(&p->cv, 0);
 	p->th = calloc((size_t)threads, sizeof(pthread_t));
-	if (!p->th) {
+	p->ranges = aligned_alloc(64, (size_t)threads * sizeof(lk_range));
+	if (!p->th || !p->ranges) {
+		free(p->th);
+		free(p->ranges);
 		free(p);
 		return 0;
 	}
+	for (int i = 0; i < threads; i++) atomic_init(&p->ranges[i].range, 0);
 	for (int i = 1; i < threads; i++) {
 		lk_worker_arg *arg = malloc(sizeof *arg);
 		if (!arg) {
@@ -136,21 +182,25 @@ void lk_pool_set_stop(lk_pool *p, int stop) { atomic_store(&p->stop, stop); }
 static void lk_pool_run(lk_pool *p, lk_job_fn fn, const void *ctx, int64_t total, int64_t grain) {
 	if (total <= 0) return;
 	if (grain < 1) grain = 1;
-	int64_t chunk = (total + LK_CHUNKS * p->n - 1) / (LK_CHUNKS * p->n);
-	chunk = (chunk + grain - 1) / grain * grain;
-	if (p->n == 1 || total <= grain) {
+	const int64_t units = (total + grain - 1) / grain;
+	int64_t chunk = (units + LK_CHUNKS * p->n - 1) / (LK_CHUNKS * p->n);
+	if (p->n == 1 || units == 1 || units > UINT32_MAX) {
 		// Alone: still in chunks, so that a stop takes effect between them.
-		for (int64_t lo = 0; lo < total; lo += chunk) {
+		for (int64_t lo = 0; lo < total; lo += chunk * grain) {
 			if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return;
-			fn(ctx, 0, lo, lo + chunk < total ? lo + chunk : total);
+			fn(ctx, 0, lo, lo + chunk * grain < total ? lo + chunk * grain : total);
 		}
 		return;
 	}
 	p->fn = fn;
 	p->ctx = ctx;
 	p->total = total;
-	p->chunk = chunk;
-	atomic_store(&p->next, 0);
+	p->grain = grain;
+	p->chunk = (uint32_t)chunk;
+	for (int i = 0; i < p->n; i++) {
+		atomic_store_explicit(&p->ranges[i].range, lk_pack((uint32_t)(units * i / p->n), (uint32_t)(units * (i + 1) / p->n)),
+		                      memory_order_relaxed);
+	}
 	atomic_store(&p->pending, p->n - 1);
 	atomic_fetch_add(&p->gen, 1);
 	if (atomic_load(&p->sleepers) > 0) {
@@ -173,6 +223,7 @@ void lk_pool_free(lk_pool *p) {
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p->th);
+	free(p->ranges);
 	free(p);
 }
 
