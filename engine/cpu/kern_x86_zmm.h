@@ -267,8 +267,8 @@ INL void F(gemv_q40_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 }
 
 // gemv_q80_panel computes one token's product for rows 0..nr-1 (nr ≤ 16)
-// of a Q8_0 weight: quants of 4 rows share a vector, so each row's block
-// sum takes a short reduction.
+// of a Q8_0 weight, two blocks of a row per vector; the 16 rows' block
+// sums come out of one reduction per pair of blocks.
 INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int nr, const uint8_t *act, float *out,
                            uint8_t *scratch) {
 	(void)scratch;
@@ -277,6 +277,9 @@ INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 	const float *dy = (const float *)(act + Q8B_D(k));
 	const int32_t *itot = (const int32_t *)(act + Q8B_IT(k));
 	const __mmask16 valid = (__mmask16)((1u << nr) - 1);
+	uint16_t iq[32];
+	for (int i = 0; i < 16; i++) iq[i] = (uint16_t)(1 + i), iq[16 + i] = (uint16_t)(18 + i);
+	const __m512i idxq = _mm512_loadu_si512(iq);
 	int64_t off[LK_PANEL];
 	for (int r = 0; r < LK_PANEL; r++) off[r] = (r < nr ? r : 0) * row_bytes;
 	__m512 acc = _mm512_setzero_ps();
@@ -298,25 +301,29 @@ INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 				dw[j] = _mm512_loadu_ps(d16);
 			}
 		}
-		for (int j = 0; j < cnt; j++) {
+		// Two blocks of a row per vector: a word permute of the 68 bytes
+		// of blocks j and j+1 puts their quants side by side, meeting the
+		// two blocks' activations; red16x2 then gives each block's sum.
+		for (int j = 0; j < cnt; j += 2) {
 			const int64_t b = b0 + j;
-			const __m512i ylo = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(act + 32 * b)));
-			const __m512i yhi = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)(act + 32 * b + 16)));
-			__m512i p[4];
-#pragma GCC unroll 4
-			for (int g = 0; g < 4; g++) {
-				__m512i lo = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + off[4 * g] + BB * b + 2)));
-				__m512i hi = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(w + off[4 * g] + BB * b + 18)));
-				for (int i = 1; i < 4; i++) {
-					lo = _mm512_inserti32x4(lo, _mm_loadu_si128((const __m128i *)(w + off[4 * g + i] + BB * b + 2)), i);
-					hi = _mm512_inserti32x4(hi, _mm_loadu_si128((const __m128i *)(w + off[4 * g + i] + BB * b + 18)), i);
-				}
-				lo = _mm512_xor_si512(lo, _mm512_set1_epi8((char)0x80));
-				hi = _mm512_xor_si512(hi, _mm512_set1_epi8((char)0x80));
-				p[g] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo), hi, yhi);
+			const int two = j + 1 < cnt;
+			const __mmask64 ma = two ? ~0ull : (1ull << BB) - 1, mb = two ? 0xF : 0;
+			const __m512i y = _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, act + 32 * b);
+			__m512i p[LK_PANEL];
+#pragma GCC unroll 16
+			for (int r = 0; r < LK_PANEL; r++) {
+				const uint8_t *blk = w + off[r] + BB * b;
+				const __m512i q = _mm512_permutex2var_epi16(_mm512_maskz_loadu_epi8(ma, blk), idxq, _mm512_maskz_loadu_epi8(mb, blk + 64));
+				p[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)), y);
 			}
-			__m512i is = _mm512_add_epi32(F(red4x4)(p), _mm512_set1_epi32(itot[b]));
-			acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is), _mm512_mul_ps(dw[j], _mm512_set1_ps(dy[b])), acc);
+			__m512i s0, s1;
+			F(red16x2)(p, &s0, &s1);
+			acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, _mm512_set1_epi32(itot[b]))),
+			                      _mm512_mul_ps(dw[j], _mm512_set1_ps(dy[b])), acc);
+			if (two) {
+				acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s1, _mm512_set1_epi32(itot[b + 1]))),
+				                      _mm512_mul_ps(dw[j + 1], _mm512_set1_ps(dy[b + 1])), acc);
+			}
 		}
 	}
 	_mm512_mask_storeu_ps(out, valid, acc);
