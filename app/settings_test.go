@@ -6,25 +6,9 @@ import (
 	"testing"
 )
 
-func openTestApp(t *testing.T) *App {
-	t.Helper()
-	home := t.TempDir()
-	a, err := Open(func(k string) string {
-		if k == HomeEnv {
-			return home
-		}
-		return ""
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
-}
-
 func TestSettingsDefaultsAndRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	a := openTestApp(t)
+	a := openApp(t)
 	got, err := a.LoadSettings(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +80,7 @@ func TestSettingsValidate(t *testing.T) {
 
 func TestSaveSettingsRefusesInvalidWhole(t *testing.T) {
 	ctx := context.Background()
-	a := openTestApp(t)
+	a := openApp(t)
 	good := DefaultSettings()
 	good.Threads = 2
 	if err := a.SaveSettings(ctx, good); err != nil {
@@ -119,7 +103,7 @@ func TestSaveSettingsRefusesInvalidWhole(t *testing.T) {
 
 func TestLoadSettingsReplacesDamagedValues(t *testing.T) {
 	ctx := context.Background()
-	a := openTestApp(t)
+	a := openApp(t)
 	store, err := a.History()
 	if err != nil {
 		t.Fatal(err)
