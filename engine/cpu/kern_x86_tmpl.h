@@ -584,29 +584,32 @@ INL void F(gemv_leg_rows)(const int TY, const int R, const uint8_t *w, int64_t r
 #undef LK_ZMM_PART
 #endif
 
+// DEF_GEMV defines the matrix-vector product name for type TY with the
+// family's kernels (leg or k): 16-row panels at the AVX-512 level, groups of
+// RR rows sharing the activation loads below it.
 #if LK_LEVEL == 3
-#define DEF_GEMV_LEG(TY, name)                                                                                         \
+#define DEF_GEMV(TY, name, family, RR)                                                                                 \
 	FN void F(name)(const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1, const uint8_t *act,        \
 	                float *dst, uint8_t *scratch) {                                                                    \
 		for (int64_t r = r0; r < r1; r += LK_PANEL)                                                                    \
-			F(gemv_leg_panel)(TY, w + r * row_bytes, row_bytes, k, (int)LK_MIN(LK_PANEL, r1 - r), act, dst + r, scratch); \
+			F(gemv_##family##_panel)(TY, w + r * row_bytes, row_bytes, k, (int)LK_MIN(LK_PANEL, r1 - r), act, dst + r,  \
+			                         scratch);                                                                         \
 	}
 #else
-#define DEF_GEMV_LEG(TY, name)                                                                                         \
+#define DEF_GEMV(TY, name, family, RR)                                                                                 \
 	FN void F(name)(const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1, const uint8_t *act,        \
 	                float *dst, uint8_t *scratch) {                                                                    \
 		(void)scratch;                                                                                                 \
 		int64_t r = r0;                                                                                                \
-		for (; r + LQ_R <= r1; r += LQ_R) F(gemv_leg_rows)(TY, LQ_R, w + r * row_bytes, row_bytes, k, act, dst + r); \
-		for (; r < r1; r++) F(gemv_leg_rows)(TY, 1, w + r * row_bytes, row_bytes, k, act, dst + r);                    \
+		for (; r + (RR) <= r1; r += (RR)) F(gemv_##family##_rows)(TY, RR, w + r * row_bytes, row_bytes, k, act, dst + r); \
+		for (; r < r1; r++) F(gemv_##family##_rows)(TY, 1, w + r * row_bytes, row_bytes, k, act, dst + r);             \
 	}
 #endif
-DEF_GEMV_LEG(LK_Q4_0, gemv_q4_0)
+DEF_GEMV(LK_Q4_0, gemv_q4_0, leg, LQ_R)
 #if LK_LEVEL != 3
-DEF_GEMV_LEG(LK_Q5_0, gemv_q5_0)
+DEF_GEMV(LK_Q5_0, gemv_q5_0, leg, LQ_R)
 #endif
-DEF_GEMV_LEG(LK_Q8_0, gemv_q8_0)
-#undef DEF_GEMV_LEG
+DEF_GEMV(LK_Q8_0, gemv_q8_0, leg, LQ_R)
 
 #if LK_LEVEL == 3
 #define KV_R 4
@@ -669,32 +672,30 @@ INL void F(gemv_k_rows)(const int TY, const int R, const uint8_t *w, int64_t row
 #undef LK_ZMM_PART
 #endif
 
-#if LK_LEVEL == 3
-#define DEF_GEMV_K(TY, name)                                                                                           \
-	FN void F(name)(const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1, const uint8_t *act,        \
-	                float *dst, uint8_t *scratch) {                                                                    \
-		for (int64_t r = r0; r < r1; r += LK_PANEL)                                                                    \
-			F(gemv_k_panel)(TY, w + r * row_bytes, row_bytes, k, (int)LK_MIN(LK_PANEL, r1 - r), act, dst + r, scratch); \
-	}
-#else
-#define DEF_GEMV_K(TY, name)                                                                                           \
-	FN void F(name)(const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1, const uint8_t *act,        \
-	                float *dst, uint8_t *scratch) {                                                                    \
-		(void)scratch;                                                                                                 \
-		int64_t r = r0;                                                                                                \
-		for (; r + KV_R <= r1; r += KV_R) F(gemv_k_rows)(TY, KV_R, w + r * row_bytes, row_bytes, k, act, dst + r);   \
-		for (; r < r1; r++) F(gemv_k_rows)(TY, 1, w + r * row_bytes, row_bytes, k, act, dst + r);                      \
-	}
-#endif
-DEF_GEMV_K(LK_Q2_K, gemv_q2_k)
-DEF_GEMV_K(LK_Q3_K, gemv_q3_k)
-DEF_GEMV_K(LK_Q4_K, gemv_q4_k)
-DEF_GEMV_K(LK_Q5_K, gemv_q5_k)
-DEF_GEMV_K(LK_Q6_K, gemv_q6_k)
-#undef DEF_GEMV_K
+DEF_GEMV(LK_Q2_K, gemv_q2_k, k, KV_R)
+DEF_GEMV(LK_Q3_K, gemv_q3_k, k, KV_R)
+DEF_GEMV(LK_Q4_K, gemv_q4_k, k, KV_R)
+DEF_GEMV(LK_Q5_K, gemv_q5_k, k, KV_R)
+DEF_GEMV(LK_Q6_K, gemv_q6_k, k, KV_R)
+#undef DEF_GEMV
 
 // ---------------------------------------------------------------------------
 // Tiles: R weight rows × T tokens, accumulators in registers.
+
+// load_w1 reads one float weight (WT: 0 F32, 1 F16, 2 BF16), for the
+// float tiles' tails at every level.
+INL float F(load_w1)(const int WT, const uint8_t *p) {
+	if (WT == 0) {
+		float f;
+		memcpy(&f, p, 4);
+		return f;
+	}
+	if (WT == 1) return _cvtsh_ss(lk_u16(p));
+	uint32_t u = (uint32_t)lk_u16(p) << 16;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
 
 #if LK_LEVEL != 3
 // Legacy types on decoded rows. SIGNED: q is signed and products use the
@@ -812,19 +813,6 @@ INL __m256 F(load_w8)(const int WT, const uint8_t *p) {
 	__m128i h = _mm_loadu_si128((const __m128i *)p);
 	if (WT == 1) return _mm256_cvtph_ps(h);
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-INL float F(load_w1)(const int WT, const uint8_t *p) {
-	if (WT == 0) {
-		float f;
-		memcpy(&f, p, 4);
-		return f;
-	}
-	if (WT == 1) return _cvtsh_ss(lk_u16(p));
-	uint32_t u = (uint32_t)lk_u16(p) << 16;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
 }
 
 INL void F(tile_f)(const int R, const int T, const int WT, const uint8_t *w, int64_t wstride, const uint8_t *act,

@@ -456,19 +456,6 @@ INL __m512 F(load_w16)(const int WT, const uint8_t *p) {
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
-INL float F(load_w1)(const int WT, const uint8_t *p) {
-	if (WT == 0) {
-		float f;
-		memcpy(&f, p, 4);
-		return f;
-	}
-	if (WT == 1) return _cvtsh_ss(lk_u16(p));
-	uint32_t u = (uint32_t)lk_u16(p) << 16;
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
 INL void F(tile_f)(const int R, const int T, const int WT, const uint8_t *w, int64_t wstride, const uint8_t *act,
                    int64_t astride, int64_t k, float *out, int64_t ostride) {
 	const int es = WT == 0 ? 4 : 2;
