@@ -1,6 +1,12 @@
 package engine
 
-import "github.com/llamadesk/llamadesk/engine/gguf"
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/llamadesk/llamadesk/engine/gguf"
+)
 
 // Buffer is a backend-owned array of float32 activations. Batched
 // activations are stored row-major: n rows (tokens) of a fixed width.
@@ -18,11 +24,54 @@ type Weight interface {
 }
 
 // KVCache is one layer's key and value cache on a backend: Capacity
-// positions of kvDim floats each, for keys and for values.
+// positions of kvDim values each, for keys and for values, stored as the
+// cache's KVType.
 type KVCache interface {
 	// Capacity returns the number of positions the cache holds.
 	Capacity() int
 }
+
+// KVType is the element type a KV cache stores keys and values in.
+type KVType uint8
+
+// The KV cache types. The zero value, KVF16, is the default (as in
+// llama.cpp): half the memory of float32 at a precision the golden tests
+// accept. KVF32 is the precision of the golden references.
+const (
+	KVF16  KVType = iota // IEEE binary16
+	KVF32                // float32
+	KVQ8_0               // ggml's Q8_0 blocks: 32 int8 values and one fp16 scale
+)
+
+// String returns the type's name as the command line spells it ("f16").
+func (t KVType) String() string {
+	switch t {
+	case KVF16:
+		return "f16"
+	case KVF32:
+		return "f32"
+	case KVQ8_0:
+		return "q8_0"
+	}
+	return fmt.Sprintf("KVType(%d)", uint8(t))
+}
+
+// KVTypes lists the KV cache types, the default first.
+func KVTypes() []KVType { return []KVType{KVF16, KVF32, KVQ8_0} }
+
+// ParseKVType reads a KV cache type by name ("f16", "f32", "q8_0").
+func ParseKVType(s string) (KVType, error) {
+	for _, t := range KVTypes() {
+		if strings.EqualFold(s, t.String()) {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown KV cache type %q (want f16, f32 or q8_0)", s)
+}
+
+// ErrUnsupportedKV is wrapped by AllocKV when a backend cannot hold a cache
+// of the requested type.
+var ErrUnsupportedKV = errors.New("KV cache type not supported by this backend")
 
 // AttentionParams describes one attention call of a layer.
 type AttentionParams struct {
@@ -60,14 +109,21 @@ type Backend interface {
 	// memory-mapped file, which outlives the backend). For a vector (a norm
 	// weight) rows is 1.
 	LoadWeight(name string, typ gguf.TensorType, rows, cols int, data []byte) (Weight, error)
-	// Alloc returns a zeroed buffer of n floats.
-	Alloc(n int) Buffer
-	// AllocKV returns a key/value cache of capacity positions of kvDim floats.
-	AllocKV(capacity, kvDim int) (KVCache, error)
+	// Alloc returns a zeroed buffer of n floats, or an error when the
+	// backend's memory cannot hold it.
+	Alloc(n int) (Buffer, error)
+	// AllocKV returns a key/value cache of capacity positions of kvDim
+	// values stored as typ; a type the backend cannot store gives an error
+	// wrapping ErrUnsupportedKV.
+	AllocKV(capacity, kvDim int, typ KVType) (KVCache, error)
 	// Write copies src into the start of dst.
 	Write(dst Buffer, src []float32)
-	// Read copies the start of src into dst, waiting for pending work.
-	Read(dst []float32, src Buffer)
+	// Read copies the start of src into dst, waiting for pending work. It
+	// returns the first error of the work since the previous Read (a GPU
+	// that ran out of memory or reported an error): the operations record
+	// work and cannot fail by themselves, so their failures surface here,
+	// and after such an error the results of that work are undefined.
+	Read(dst []float32, src Buffer) error
 	// Copy copies count floats from src[srcOff:] to dst[dstOff:].
 	Copy(dst Buffer, dstOff int, src Buffer, srcOff, count int)
 

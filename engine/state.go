@@ -19,18 +19,22 @@ type scratch struct {
 	x, xn, q, k, v, att, proj, gate, up Buffer
 }
 
-func newScratch(b Backend, c Config, batch int) scratch {
-	return scratch{
-		x:    b.Alloc(batch * c.Dim),
-		xn:   b.Alloc(batch * c.Dim),
-		q:    b.Alloc(batch * c.Dim),
-		k:    b.Alloc(batch * c.KVDim()),
-		v:    b.Alloc(batch * c.KVDim()),
-		att:  b.Alloc(batch * c.Dim),
-		proj: b.Alloc(batch * c.Dim),
-		gate: b.Alloc(batch * c.FFN),
-		up:   b.Alloc(batch * c.FFN),
+func newScratch(b Backend, c Config, batch int) (*scratch, error) {
+	var sc scratch
+	for _, a := range []struct {
+		dst *Buffer
+		n   int
+	}{
+		{&sc.x, c.Dim}, {&sc.xn, c.Dim}, {&sc.q, c.Dim}, {&sc.k, c.KVDim()}, {&sc.v, c.KVDim()},
+		{&sc.att, c.Dim}, {&sc.proj, c.Dim}, {&sc.gate, c.FFN}, {&sc.up, c.FFN},
+	} {
+		buf, err := b.Alloc(batch * a.n)
+		if err != nil {
+			return nil, fmt.Errorf("allocate scratch buffers on %s: %w", b.Name(), err)
+		}
+		*a.dst = buf
 	}
+	return &sc, nil
 }
 
 // State is one context of a model: its key/value cache, the tokens the cache
@@ -62,17 +66,23 @@ func (m *Model) NewState(ctxLen int) (*State, error) {
 	batch := min(DefaultBatch, ctxLen)
 	s := &State{model: m, capacity: ctxLen, batch: batch, scratch: map[Backend]*scratch{}}
 	for i := range m.layers {
-		c, err := m.layers[i].backend.AllocKV(ctxLen, m.Config.KVDim())
+		c, err := m.layers[i].backend.AllocKV(ctxLen, m.Config.KVDim(), KVF32)
 		if err != nil {
 			return nil, fmt.Errorf("allocate KV cache for layer %d: %w", i, err)
 		}
 		s.caches = append(s.caches, c)
 	}
 	for _, b := range m.backends {
-		sc := newScratch(b, m.Config, batch)
-		s.scratch[b] = &sc
+		sc, err := newScratch(b, m.Config, batch)
+		if err != nil {
+			return nil, err
+		}
+		s.scratch[b] = sc
 	}
-	s.logits = m.head.Alloc(batch * m.Config.Vocab)
+	var err error
+	if s.logits, err = m.head.Alloc(batch * m.Config.Vocab); err != nil {
+		return nil, fmt.Errorf("allocate logits on %s: %w", m.head.Name(), err)
+	}
 	s.embedBuf = make([]float32, batch*m.Config.Dim)
 	return s, nil
 }
@@ -178,7 +188,10 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 		l := &m.layers[li]
 		if l.backend != cur {
 			if cur != nil {
-				hidden = s.readHidden(cur, sc, n)
+				var err error
+				if hidden, err = s.readHidden(cur, sc, n); err != nil {
+					return nil, err
+				}
 			}
 			cur = l.backend
 			sc = s.scratch[cur]
@@ -213,7 +226,9 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 	if outRows == 0 {
 		if cur != nil {
 			// Finish the batch's work before reporting success.
-			s.readHidden(cur, sc, 1)
+			if _, err := s.readHidden(cur, sc, 1); err != nil {
+				return nil, err
+			}
 		}
 		if s.interrupt.Load() {
 			return nil, context.Cause(ctx)
@@ -221,7 +236,10 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 		return nil, nil
 	}
 	if cur != m.head {
-		hidden = s.readHidden(cur, sc, n)
+		var err error
+		if hidden, err = s.readHidden(cur, sc, n); err != nil {
+			return nil, err
+		}
 		cur = m.head
 		sc = s.scratch[cur]
 		cur.Write(sc.x, hidden)
@@ -235,7 +253,9 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 	b.RMSNorm(sc.xn, sc.x, m.outNorm, outRows, c.NormEps)
 	b.MatMul(s.logits, m.output, sc.xn, outRows)
 	out := make([]float32, outRows*c.Vocab)
-	b.Read(out, s.logits)
+	if err := b.Read(out, s.logits); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	if s.interrupt.Load() {
 		return nil, context.Cause(ctx)
 	}
@@ -243,12 +263,14 @@ func (s *State) forward(ctx context.Context, tokens []int32, outRows int) ([]flo
 }
 
 // readHidden copies the first n rows of the hidden state of backend b to the host.
-func (s *State) readHidden(b Backend, sc *scratch, n int) []float32 {
+func (s *State) readHidden(b Backend, sc *scratch, n int) ([]float32, error) {
 	c := s.model.Config
 	if len(s.hidden) < s.batch*c.Dim {
 		s.hidden = make([]float32, s.batch*c.Dim)
 	}
 	h := s.hidden[:n*c.Dim]
-	b.Read(h, sc.x)
-	return h
+	if err := b.Read(h, sc.x); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return h, nil
 }

@@ -43,7 +43,7 @@ func benchProduct(b *testing.B, be *Backend, typ gguf.TensorType, rows, cols, n 
 	if err != nil {
 		b.Fatal(err)
 	}
-	xb, dst := be.Alloc(n*cols), be.Alloc(n*rows)
+	xb, dst := must(be.Alloc(n*cols)), must(be.Alloc(n*rows))
 	be.Write(xb, randomFloats(rng, n*cols))
 	b.SetBytes(int64(len(w)))
 	for b.Loop() {
@@ -62,14 +62,14 @@ func BenchmarkAttention(b *testing.B) {
 			defer be.Close()
 			const heads, hd = 32, 128
 			rng := rand.New(rand.NewPCG(2, 3))
-			cache, err := be.AllocKV(s.start+s.tokens, heads*hd)
+			cache, err := be.AllocKV(s.start+s.tokens, heads*hd, engine.KVF32)
 			if err != nil {
 				b.Fatal(err)
 			}
 			c := cache.(*kvCache)
 			copy(c.k, randomFloats(rng, len(c.k)))
 			copy(c.v, randomFloats(rng, len(c.v)))
-			q, k, v, out := be.Alloc(s.tokens*heads*hd), be.Alloc(s.tokens*heads*hd), be.Alloc(s.tokens*heads*hd), be.Alloc(s.tokens*heads*hd)
+			q, k, v, out := must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd))
 			be.Write(q, randomFloats(rng, s.tokens*heads*hd))
 			p := engine.AttentionParams{Tokens: s.tokens, StartPos: s.start, Heads: heads, KVHeads: heads, HeadDim: hd}
 			for b.Loop() {
@@ -105,7 +105,7 @@ func BenchmarkGenerationStream(b *testing.B) {
 						ws = append(ws, wt)
 						total += len(w)
 					}
-					xb, dst := be.Alloc(cols), be.Alloc(rows)
+					xb, dst := must(be.Alloc(cols)), must(be.Alloc(rows))
 					be.Write(xb, randomFloats(rng, cols))
 					b.SetBytes(int64(total))
 					for b.Loop() {

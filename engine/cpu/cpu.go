@@ -175,8 +175,18 @@ func (b *Backend) LoadWeight(name string, typ gguf.TensorType, rows, cols int, d
 	return w, nil
 }
 
+// maxFloats bounds one allocation (16 GiB of float32): the engine sizes
+// buffers from the model and the context, and a size beyond this comes from
+// a number no real model has.
+const maxFloats = 1 << 32
+
 // Alloc implements engine.Backend.
-func (b *Backend) Alloc(n int) engine.Buffer { return &buffer{data: make([]float32, n)} }
+func (b *Backend) Alloc(n int) (engine.Buffer, error) {
+	if n < 0 || n > maxFloats {
+		return nil, fmt.Errorf("cpu: a buffer of %d floats is out of range", n)
+	}
+	return &buffer{data: make([]float32, n)}, nil
+}
 
 // kvCache is a layer's key and value cache in float32.
 type kvCache struct {
@@ -188,9 +198,12 @@ type kvCache struct {
 func (c *kvCache) Capacity() int { return c.capacity }
 
 // AllocKV implements engine.Backend.
-func (b *Backend) AllocKV(capacity, kvDim int) (engine.KVCache, error) {
+func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCache, error) {
+	if typ != engine.KVF32 {
+		return nil, fmt.Errorf("cpu: %w: %s", engine.ErrUnsupportedKV, typ)
+	}
 	n := capacity * kvDim
-	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity {
+	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity || n > maxFloats {
 		return nil, errors.New("invalid KV cache size")
 	}
 	return &kvCache{k: make([]float32, n), v: make([]float32, n), capacity: capacity, dim: kvDim}, nil
@@ -203,7 +216,10 @@ func (b *Backend) Write(dst engine.Buffer, src []float32) {
 }
 
 // Read implements engine.Backend.
-func (b *Backend) Read(dst []float32, src engine.Buffer) { copy(dst, buf(src)) }
+func (b *Backend) Read(dst []float32, src engine.Buffer) error {
+	copy(dst, buf(src))
+	return nil
+}
 
 // Copy implements engine.Backend.
 func (b *Backend) Copy(dst engine.Buffer, dstOff int, src engine.Buffer, srcOff, count int) {

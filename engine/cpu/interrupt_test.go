@@ -28,11 +28,11 @@ func TestInterrupt(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				x, dst := b.Alloc(cols), b.Alloc(rows)
+				x, dst := must(b.Alloc(cols)), must(b.Alloc(rows))
 				b.Write(x, randomFloats(rand.New(rand.NewPCG(5, 6)), cols))
 				computed := func() int {
 					out := make([]float32, rows)
-					b.Read(out, dst)
+					mustOK(b.Read(out, dst))
 					n := 0
 					for _, v := range out {
 						if !math.IsNaN(float64(v)) {

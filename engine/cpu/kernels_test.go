@@ -117,12 +117,12 @@ func product(t *testing.T, b *Backend, typ gguf.TensorType, w []byte, rows, cols
 	if err != nil {
 		t.Fatal(err)
 	}
-	xb := b.Alloc(n * cols)
+	xb := must(b.Alloc(n * cols))
 	b.Write(xb, x)
-	dst := b.Alloc(n * rows)
+	dst := must(b.Alloc(n * rows))
 	b.MatMul(dst, wt, xb, n)
 	got := make([]float32, n*rows)
-	b.Read(got, dst)
+	mustOK(b.Read(got, dst))
 	return got
 }
 
@@ -141,11 +141,11 @@ func TestQuantizedActivationsReused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			xb, dst := b.Alloc(cols), b.Alloc(rows)
+			xb, dst := must(b.Alloc(cols)), must(b.Alloc(rows))
 			run := func() []float32 {
 				b.MatMul(dst, wt, xb, 1)
 				out := make([]float32, rows)
-				b.Read(out, dst)
+				mustOK(b.Read(out, dst))
 				return out
 			}
 			b.Write(xb, randomFloats(rng, cols))
@@ -157,17 +157,17 @@ func TestQuantizedActivationsReused(t *testing.T) {
 			writes := map[string]func(){
 				"Write": func() { b.Write(xb, randomFloats(rng, cols)) },
 				"Copy": func() {
-					src := b.Alloc(cols)
+					src := must(b.Alloc(cols))
 					b.Write(src, randomFloats(rng, cols))
 					b.Copy(xb, 0, src, 0, cols)
 				},
 				"Add": func() {
-					src := b.Alloc(cols)
+					src := must(b.Alloc(cols))
 					b.Write(src, randomFloats(rng, cols))
 					b.Add(xb, src, cols)
 				},
 				"SwiGLU": func() {
-					g, u := b.Alloc(cols), b.Alloc(cols)
+					g, u := must(b.Alloc(cols)), must(b.Alloc(cols))
 					b.Write(g, randomFloats(rng, cols))
 					b.Write(u, randomFloats(rng, cols))
 					b.SwiGLU(xb, g, u, cols)
@@ -187,7 +187,7 @@ func TestQuantizedActivationsReused(t *testing.T) {
 
 func readAll(b *Backend, x engine.Buffer) []float32 {
 	out := make([]float32, x.Len())
-	b.Read(out, x)
+	mustOK(b.Read(out, x))
 	return out
 }
 
@@ -355,18 +355,18 @@ func TestAttentionMatchesPortable(t *testing.T) {
 				outs := make([][]float32, 2)
 				for i, b := range []*Backend{ref, nat} {
 					rng := rand.New(rand.NewPCG(7, uint64(s.tokens)))
-					cache, err := b.AllocKV(capacity, kvDim)
+					cache, err := b.AllocKV(capacity, kvDim, engine.KVF32)
 					if err != nil {
 						t.Fatal(err)
 					}
 					c := cache.(*kvCache)
 					copy(c.k, randomFloats(rng, s.start*kvDim))
 					copy(c.v, randomFloats(rng, s.start*kvDim))
-					q, k, v := b.Alloc(s.tokens*s.heads*s.hd), b.Alloc(s.tokens*kvDim), b.Alloc(s.tokens*kvDim)
+					q, k, v := must(b.Alloc(s.tokens*s.heads*s.hd)), must(b.Alloc(s.tokens*kvDim)), must(b.Alloc(s.tokens*kvDim))
 					b.Write(q, randomFloats(rng, s.tokens*s.heads*s.hd))
 					b.Write(k, randomFloats(rng, s.tokens*kvDim))
 					b.Write(v, randomFloats(rng, s.tokens*kvDim))
-					out := b.Alloc(s.tokens * s.heads * s.hd)
+					out := must(b.Alloc(s.tokens * s.heads * s.hd))
 					b.Attention(out, q, k, v, cache, engine.AttentionParams{Tokens: s.tokens, StartPos: s.start, Heads: s.heads, KVHeads: s.kvHeads, HeadDim: s.hd})
 					outs[i] = readAll(b, out)
 				}
@@ -395,7 +395,7 @@ func TestSwiGLUMatchesPortable(t *testing.T) {
 			outs := make([][]float32, 2)
 			for i, lv := range []int{levelGeneric, level} {
 				b := newBackend(2, lv)
-				gb, ub, d := b.Alloc(n), b.Alloc(n), b.Alloc(n)
+				gb, ub, d := must(b.Alloc(n)), must(b.Alloc(n)), must(b.Alloc(n))
 				b.Write(gb, g)
 				b.Write(ub, u)
 				b.SwiGLU(d, gb, ub, n)

@@ -40,14 +40,14 @@ type Backend struct {
 	subs     bool    // shaders use subgroup reductions
 	v        variant // how the kernels split work
 	floatAct bool    // skip the rounding of activations
-	halfKV   bool    // KV caches hold fp16
 	acts     map[gguf.TensorType]*actScratch
 	programs map[string]uint32
 	ubo      uint32
 	rec      recorder
 	rope     ropeTable
 	closed   bool
-	live     int // GL buffers alive, for tests
+	live     int   // GL buffers alive, for tests
+	err      error // the first failure since the last Read (see Read)
 
 	// Buffers whose Go objects were garbage collected, deleted at the next flush.
 	garbage struct {
@@ -81,7 +81,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{th: th, programs: map[string]uint32{}, acts: map[gguf.TensorType]*actScratch{},
-		floatAct: opts.FloatActivations, halfKV: opts.HalfKV}
+		floatAct: opts.FloatActivations}
 	ok := false
 	defer func() {
 		if !ok {
@@ -105,7 +105,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gl: %w", err)
 	}
-	for _, k := range []kernelSpec{b.v.rmsNormKernel(), ropeKernel, b.v.attentionKernel(b.halfKV), swigluKernel, addKernel, kvStoreKernel} {
+	for _, k := range []kernelSpec{b.v.rmsNormKernel(), ropeKernel, b.v.attentionKernel(false), swigluKernel, addKernel, kvStoreKernel} {
 		if _, err := b.program(k); err != nil {
 			return nil, err
 		}
@@ -269,7 +269,15 @@ func (b *Backend) flush(after func()) {
 		}
 	})
 	if glerr != 0 {
-		panic(fmt.Sprintf("gl: OpenGL error 0x%x while running %d commands on %s", glerr, len(cmds), b.info.Renderer))
+		b.fail(fmt.Errorf("gl: OpenGL error 0x%x while running %d commands on %s", glerr, len(cmds), b.info.Renderer))
+	}
+}
+
+// fail remembers the first failure of recorded work, which the next Read
+// returns.
+func (b *Backend) fail(err error) {
+	if b.err == nil {
+		b.err = err
 	}
 }
 
@@ -308,15 +316,12 @@ func (b *Backend) newBuffer(n int) (*buffer, error) {
 	return x, nil
 }
 
-// Alloc implements engine.Backend. Running out of GPU memory panics with a
-// clear message: the engine sizes its buffers from the model, and the
-// caller chooses how many layers fit.
-func (b *Backend) Alloc(n int) engine.Buffer {
-	x, err := b.newBuffer(n)
-	if err != nil {
-		panic(err)
+// Alloc implements engine.Backend.
+func (b *Backend) Alloc(n int) (engine.Buffer, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("gl: a buffer of %d floats", n)
 	}
-	return x
+	return b.newBuffer(n)
 }
 
 func asBuffer(x engine.Buffer) *buffer {
@@ -365,15 +370,18 @@ func (b *Backend) Write(dst engine.Buffer, src []float32) {
 	b.maybeFlush()
 }
 
-// Read implements engine.Backend: it runs every recorded command and copies
-// the result back.
-func (b *Backend) Read(dst []float32, src engine.Buffer) {
+// Read implements engine.Backend: it runs every recorded command, copies
+// the result back and returns the first failure since the previous Read.
+func (b *Backend) Read(dst []float32, src engine.Buffer) error {
 	b.checkOpen()
 	s := asBuffer(src)
 	n := min(len(dst), s.n)
 	barrier := b.rec.readBarrier(s.name)
 	// Other buffers' writes may still be in flight: the hazards stay recorded.
 	b.flush(func() { glRead(s.name, 0, dst[:n], barrier) })
+	err := b.err
+	b.err = nil
+	return err
 }
 
 // Copy implements engine.Backend.
@@ -536,14 +544,25 @@ func (c *kvCache) Capacity() int { return c.capacity }
 
 // AllocKV implements engine.Backend. Each cache is bound whole by
 // attention, so it must fit one storage block.
-func (b *Backend) AllocKV(capacity, kvDim int) (engine.KVCache, error) {
+func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCache, error) {
 	b.checkOpen()
+	var half bool
+	switch typ {
+	case engine.KVF32:
+	case engine.KVF16:
+		half = true
+	default:
+		return nil, fmt.Errorf("gl: %w: %s", engine.ErrUnsupportedKV, typ)
+	}
+	if _, err := b.program(b.v.attentionKernel(half)); err != nil {
+		return nil, err
+	}
 	n := capacity * kvDim
 	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity || kvDim%4 != 0 {
 		return nil, errors.New("gl: invalid KV cache size")
 	}
 	words := n
-	if b.halfKV {
+	if half {
 		words = n / 2
 	}
 	if bytes := int64(words) * 4; bytes > b.lim.maxBlock {
@@ -558,7 +577,7 @@ func (b *Backend) AllocKV(capacity, kvDim int) (engine.KVCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kvCache{k: k, v: v, capacity: capacity, dim: kvDim, half: b.halfKV}, nil
+	return &kvCache{k: k, v: v, capacity: capacity, dim: kvDim, half: half}, nil
 }
 
 // RMSNorm implements engine.Backend.

@@ -18,13 +18,13 @@ import (
 // decode token.
 func BenchmarkDispatch(b *testing.B) {
 	g := newBackend(b, gl.Options{})
-	x, y := g.Alloc(4096), g.Alloc(4096)
+	x, y := must(g.Alloc(4096)), must(g.Alloc(4096))
 	out := make([]float32, 1)
 	for b.Loop() {
 		for range 500 {
 			g.Add(x, y, 4096)
 		}
-		g.Read(out, x)
+		mustOK(g.Read(out, x))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(500*b.N), "ns/dispatch")
 }
@@ -53,11 +53,11 @@ func BenchmarkMatMul(b *testing.B) {
 
 func benchMatMul(b *testing.B, g engine.Backend, w engine.Weight, n, bytes int) {
 	x := upload(g, randomFloats(rand.New(rand.NewPCG(3, 4)), n*w.Cols(), 1))
-	y := g.Alloc(n * w.Rows())
+	y := must(g.Alloc(n * w.Rows()))
 	out := make([]float32, 1)
 	for b.Loop() {
 		g.MatMul(y, w, x, n)
-		g.Read(out, y)
+		mustOK(g.Read(out, y))
 	}
 	if n == 1 {
 		b.SetBytes(int64(bytes))

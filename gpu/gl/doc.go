@@ -45,8 +45,8 @@
 // grouped KV heads), SwiGLU, add, and two conversions: activations are
 // rounded as ggml rounds them before each product (to Q8_0, Q8_K, F16 or
 // BF16 values, by the weight type), so results agree with llama.cpp's and
-// the CPU backend's; keys and values go to the cache as float32 (or fp16
-// with Options.HalfKV).
+// the CPU backend's; keys and values go to the cache as float32 or fp16,
+// as the cache's engine.KVType says.
 //
 // Weights are bound as uint[] and dequantized in the shader; at load time
 // blocks are repacked into word-aligned structure-of-arrays form (fp16

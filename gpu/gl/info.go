@@ -71,8 +71,4 @@ type Options struct {
 	// each weight type (to Q8_0, Q8_K, F16 or BF16 values), so that results
 	// agree with llama.cpp and the CPU backend.
 	FloatActivations bool
-	// HalfKV keeps the KV cache in fp16, as llama.cpp does by default: half
-	// the memory and attention bandwidth of the default float32 cache, which
-	// is the precision of the golden references (and of the CPU backend).
-	HalfKV bool
 }

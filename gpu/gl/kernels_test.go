@@ -47,14 +47,14 @@ func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
 }
 
 func upload(b engine.Backend, x []float32) engine.Buffer {
-	buf := b.Alloc(len(x))
+	buf := must(b.Alloc(len(x)))
 	b.Write(buf, x)
 	return buf
 }
 
 func download(b engine.Backend, buf engine.Buffer, n int) []float32 {
 	out := make([]float32, n)
-	b.Read(out, buf)
+	mustOK(b.Read(out, buf))
 	return out
 }
 
@@ -126,11 +126,11 @@ func TestMatMul(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/n=%d", cfg.name, typ, n), func(t *testing.T) {
 					x := randomFloats(rng, n*cols, 1)
 					xb := upload(g, x)
-					gy := g.Alloc(n * rows)
+					gy := must(g.Alloc(n * rows))
 					g.MatMul(gy, gw, xb, n)
 					got := download(g, gy, n*rows)
 					for _, tok := range []int{0, n / 2, n - 1} {
-						one := g.Alloc(rows)
+						one := must(g.Alloc(rows))
 						g.MatMul(one, gw, upload(g, x[tok*cols:(tok+1)*cols]), 1)
 						for i, v := range download(g, one, rows) {
 							if v != got[tok*rows+i] {
@@ -139,7 +139,7 @@ func TestMatMul(t *testing.T) {
 						}
 					}
 					if !cfg.opts.FloatActivations {
-						cy := c.Alloc(n * rows)
+						cy := must(c.Alloc(n * rows))
 						c.MatMul(cy, cw, upload(c, x), n)
 						abs := 1e-4
 						if typ == gguf.TypeQ4_1 || typ == gguf.TypeQ5_1 {
@@ -194,7 +194,7 @@ func TestActivationRounding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			y := g.Alloc(3 * n)
+			y := must(g.Alloc(3 * n))
 			g.MatMul(y, w, upload(g, x), 3)
 			got := download(g, y, 3*n)
 			q := make([]byte, c.act.RowBytes(n))
@@ -291,7 +291,7 @@ func testRMSNorm(t *testing.T, g *gl.Backend) {
 			t.Fatal(err)
 		}
 		src := upload(b, x)
-		dst := b.Alloc(n * dim)
+		dst := must(b.Alloc(n * dim))
 		b.RMSNorm(dst, src, w, n, 1e-5)
 		results[b.Name()] = download(b, dst, n*dim)
 		b.RMSNorm(src, src, w, n, 1e-5)
@@ -330,7 +330,7 @@ func TestAttention(t *testing.T) {
 	for _, k := range []gl.Kernels{gl.KernelsSerial, gl.KernelsParallel} {
 		for _, half := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/half-kv=%v", k, half), func(t *testing.T) {
-				testAttention(t, newBackend(t, gl.Options{Kernels: k, HalfKV: half}), half)
+				testAttention(t, newBackend(t, gl.Options{Kernels: k}), half)
 			})
 		}
 	}
@@ -342,11 +342,15 @@ func testAttention(t *testing.T, g *gl.Backend, half bool) {
 	for _, shape := range []struct{ heads, kvHeads, headDim int }{{8, 2, 32}, {4, 4, 128}, {8, 1, 64}} {
 		kvDim := shape.kvHeads * shape.headDim
 		qDim := shape.heads * shape.headDim
-		gc, err := g.AllocKV(256, kvDim)
+		kvType := engine.KVF32
+		if half {
+			kvType = engine.KVF16
+		}
+		gc, err := g.AllocKV(256, kvDim, kvType)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cc, err := c.AllocKV(256, kvDim)
+		cc, err := c.AllocKV(256, kvDim, engine.KVF32)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +363,7 @@ func testAttention(t *testing.T, g *gl.Backend, half bool) {
 			var outs [2][]float32
 			for i, b := range []engine.Backend{g, c} {
 				cache := map[int]engine.KVCache{0: gc, 1: cc}[i]
-				out := b.Alloc(tokens * qDim)
+				out := must(b.Alloc(tokens * qDim))
 				kb, vb := k, v
 				if i == 1 && half { // the GL cache holds fp16: give the CPU the same values
 					kb, vb = roundHalf(k), roundHalf(v)
@@ -433,7 +437,7 @@ func TestBadInput(t *testing.T) {
 			t.Errorf("%s %d×%d with %d bytes: no error", c.typ, c.rows, c.cols, c.bytes)
 		}
 	}
-	if _, err := g.AllocKV(1<<20, 1<<10); err == nil {
+	if _, err := g.AllocKV(1<<20, 1<<10, engine.KVF32); err == nil {
 		t.Errorf("a 4 GiB KV cache was accepted")
 	}
 }

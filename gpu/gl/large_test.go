@@ -37,7 +37,7 @@ func TestLargeWeight(t *testing.T) {
 	}
 	for _, n := range []int{1, 3} {
 		x := randomFloats(rng, n*cols, 1)
-		gy, cy := g.Alloc(n*rows), c.Alloc(n*rows)
+		gy, cy := must(g.Alloc(n*rows)), must(c.Alloc(n*rows))
 		g.MatMul(gy, gw, upload(g, x), n)
 		c.MatMul(cy, cw, upload(c, x), n)
 		closeTo(t, "output", download(g, gy, n*rows), download(c, cy, n*rows), 1e-3, 1e-4)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 )
 
@@ -24,14 +25,14 @@ func TestRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	keep := b.Alloc(4)
+	keep := must(b.Alloc(4))
 	out := make([]float32, 1)
-	b.Read(out, keep)
+	mustOK(b.Read(out, keep))
 	base := b.live
 	func() {
 		for range 10 {
-			b.Alloc(1 << 16)
-			if _, err := b.AllocKV(64, 256); err != nil {
+			_ = must(b.Alloc(1 << 16))
+			if _, err := b.AllocKV(64, 256, engine.KVF32); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := b.LoadWeight("w", gguf.TypeF32, 8, 32, make([]byte, 8*32*4)); err != nil {
@@ -45,7 +46,7 @@ func TestRelease(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); b.live > base && time.Now().Before(deadline); {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
-		b.Read(out, keep)
+		mustOK(b.Read(out, keep))
 	}
 	if b.live != base {
 		t.Errorf("%d buffers alive after collection, want %d", b.live, base)
