@@ -54,6 +54,7 @@ func commands() map[string]command {
 		"persona":  {"add, list, remove, export, import and restore personas", runPersona},
 		"pull":     {"download a model (resumable, verified)", runPull},
 		"rm":       {"delete a local model", runRm},
+		"serve":    {"serve the models over an OpenAI- and Ollama-compatible HTTP API", runServe},
 		"tokenize": {"print the token ids of a text", runTokenize},
 	}
 }
