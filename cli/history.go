@@ -281,7 +281,10 @@ func runPersonaExport(ctx context.Context, env *Env, args []string) error {
 			_, err := env.Stdout.Write(data)
 			return err
 		}
-		if err := atomicfile.WriteFile(*out, data, 0o644); err != nil {
+		if err := atomicfile.WriteOutput(*out, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", *out)
@@ -505,7 +508,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	id := fs.String("conversation", "", "conversation `ID` to export")
 	all := fs.Bool("all", false, "export every conversation, one file each, into the --out folder")
 	formatName := fs.String("format", "", "`format`: md, json, html or txt (default: from the --out extension)")
-	out := fs.String("out", "", "output `file` (- for standard output), or folder with --all (required)")
+	out := fs.String("out", "", "output `file`, or folder with --all (- for standard output: with --all every conversation, one after another; required)")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -529,6 +532,9 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return usageError("%v", err)
 	}
 	return withHistory(env, func(_ *app.App, s *history.Store) error {
+		if *all && *out == "-" {
+			return s.ExportStream(ctx, env.Stdout, format)
+		}
 		if *all {
 			paths, err := s.ExportAll(ctx, *out, format)
 			if err != nil {

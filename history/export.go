@@ -137,10 +137,37 @@ func (s *Store) Export(ctx context.Context, w io.Writer, id string, f Format) er
 	return nil
 }
 
-// ExportFile writes conversation id to the file path in format f. The file
-// appears complete or not at all (written beside it, then renamed).
+// ExportFile writes conversation id to the file path in format f. A file
+// appears complete or not at all (written beside it, then renamed; through
+// a symbolic link, its target), keeps its permissions when it existed, and
+// is created with 0666 less the umask otherwise; a device or a named pipe
+// is written in place (see atomicfile.WriteOutput).
 func (s *Store) ExportFile(ctx context.Context, path, id string, f Format) error {
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
+	return atomicfile.WriteOutput(path, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
+}
+
+// ExportStream writes every conversation to w in format f, one after
+// another (newest first, as Conversations lists them): JSON as one complete
+// document per conversation, the other formats separated by a blank line.
+func (s *Store) ExportStream(ctx context.Context, w io.Writer, f Format) error {
+	if _, err := ParseFormat(string(f)); err != nil {
+		return err
+	}
+	convs, err := s.Conversations(ctx)
+	if err != nil {
+		return err
+	}
+	for i, c := range convs {
+		if i > 0 && f != FormatJSON {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return fmt.Errorf("export all: %w", err)
+			}
+		}
+		if err := s.Export(ctx, w, c.ID, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ExportAll writes every conversation into dir (created when missing), one
@@ -150,7 +177,7 @@ func (s *Store) ExportAll(ctx context.Context, dir string, f Format) ([]string, 
 	if _, err := ParseFormat(string(f)); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil { // less the umask
 		return nil, fmt.Errorf("export all: %w", err)
 	}
 	convs, err := s.Conversations(ctx)
