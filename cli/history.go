@@ -364,7 +364,7 @@ func historySubcommands() map[string]subcommand {
 		"list":        {"[--json]", runHistoryList},
 		"search":      {"QUERY [--limit N] [--json]", runHistorySearch},
 		"rm":          {"ID", runHistoryRm},
-		"start-fresh": {"(move a damaged history database aside and start an empty one)", runHistoryStartFresh},
+		"start-fresh": {"[--force] (move a damaged history database aside and start an empty one; --force: even a healthy one)", runHistoryStartFresh},
 	}
 }
 
@@ -481,6 +481,7 @@ func runHistoryRm(ctx context.Context, env *Env, args []string) error {
 
 func runHistoryStartFresh(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "history start-fresh")
+	force := fs.Bool("force", false, "set the history aside even when it is not damaged")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -489,7 +490,14 @@ func runHistoryStartFresh(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	moved, err := a.StartFreshHistory()
+	start := a.StartFreshHistory
+	if *force {
+		start = a.ForceFreshHistory
+	}
+	moved, err := start()
+	if errors.Is(err, history.ErrHealthy) {
+		return fmt.Errorf("%w: nothing was moved (use --force to set a healthy history aside and start an empty one)", history.ErrHealthy)
+	}
 	if err != nil {
 		return err
 	}

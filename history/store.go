@@ -134,6 +134,8 @@ func openOnce(ctx context.Context, path string, fsys fs.FS) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open history %s: %w", abs, err)
 	}
+	// The file is healthy (again): a record of earlier damage is stale.
+	_ = os.Remove(damagePath(abs))
 	return s, nil
 }
 
