@@ -98,7 +98,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(env.Stderr, "llamadesk %s: %v\n", args[0], err)
+		fmt.Fprintf(env.Stderr, "llamadesk %s: %s\n", args[0], terminalSafeLines(err.Error()))
 		if errors.Is(err, errUsage) {
 			return 2
 		}

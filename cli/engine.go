@@ -7,11 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/engine/sample"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // modelFlags are the flags every command that runs a model shares.
@@ -41,12 +41,15 @@ func (m *modelFlags) load() (*app.LoadedModel, error) {
 	return app.LoadModel(m.model, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
 }
 
+// maxTextFile bounds a prompt or text file (far beyond any context).
+const maxTextFile = 64 << 20
+
 // readTextFile reads a prompt or text file named by a flag.
 func readTextFile(flagName, path string) (string, error) {
 	if path == "" {
 		return "", usageError("--%s is required", flagName)
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := inputfile.ReadFile(path, maxTextFile)
 	if err != nil {
 		return "", fmt.Errorf("read --%s: %w", flagName, err)
 	}
@@ -270,18 +273,18 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, info)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "file:           %s (%s)\n", info.Path, humanBytes(info.FileBytes))
-	fmt.Fprintf(w, "name:           %s\n", info.Name)
-	fmt.Fprintf(w, "architecture:   %s\n", info.Architecture)
+	fmt.Fprintf(w, "file:           %s (%s)\n", terminalSafe(info.Path), humanBytes(info.FileBytes))
+	fmt.Fprintf(w, "name:           %s\n", terminalSafe(info.Name))
+	fmt.Fprintf(w, "architecture:   %s\n", terminalSafe(info.Architecture))
 	fmt.Fprintf(w, "parameters:     %s (%d)\n", humanCount(info.Parameters), info.Parameters)
-	fmt.Fprintf(w, "quantization:   %s\n", info.Quantization)
+	fmt.Fprintf(w, "quantization:   %s\n", terminalSafe(info.Quantization))
 	for _, q := range info.TensorTypes {
 		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, humanBytes(q.Bytes))
 	}
 	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
 	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
 		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
-	fmt.Fprintf(w, "chat format:    %s\n", info.ChatFormat)
+	fmt.Fprintf(w, "chat format:    %s\n", terminalSafe(info.ChatFormat))
 	if info.ChatTemplate != "" {
 		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))
 	}
@@ -315,7 +318,8 @@ func humanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// oneLine shortens s to one line of at most n runes.
+// oneLine shortens s to one line of at most n runes, safe to print on a
+// terminal (see terminalSafe).
 func oneLine(s string, n int) string {
 	r := []rune(s)
 	for i, c := range r {
@@ -324,7 +328,7 @@ func oneLine(s string, n int) string {
 		}
 	}
 	if len(r) > n {
-		return string(r[:n]) + "…"
+		return terminalSafe(string(r[:n])) + "…"
 	}
-	return string(r)
+	return terminalSafe(string(r))
 }

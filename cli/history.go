@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/llamadesk/llamadesk/internal/atomicfile"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
@@ -230,7 +230,7 @@ func runPersonaList(ctx context.Context, env *Env, args []string) error {
 			if p.Builtin {
 				name += " (built-in)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, orDash(p.Model), orDash(p.Sampling.String()), orDash(oneLine(p.SystemPrompt, 50)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", terminalSafe(name), orDash(terminalSafe(p.Model)), orDash(terminalSafe(p.Sampling.String())), orDash(oneLine(p.SystemPrompt, 50)))
 		}
 		return tw.Flush()
 	})
@@ -303,7 +303,7 @@ func runPersonaImport(ctx context.Context, env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usageError("persona import needs a FILE (- for standard input)")
 	}
-	data, err := readInput(env, rest[0])
+	data, err := readInput(env, rest[0], history.MaxPersonaFileBytes)
 	if err != nil {
 		return err
 	}
@@ -339,20 +339,18 @@ func runPersonaRestore(ctx context.Context, env *Env, args []string) error {
 	})
 }
 
-// readInput reads a file named on the command line, or standard input for "-".
-func readInput(env *Env, path string) ([]byte, error) {
+// readInput reads a file named on the command line, or standard input for
+// "-", refusing at once what is not a regular file (a pipe or device named
+// as a path) and stopping as soon as more than limit bytes arrive.
+func readInput(env *Env, path string, limit int64) ([]byte, error) {
 	if path == "-" {
-		data, err := io.ReadAll(env.Stdin)
+		data, err := inputfile.ReadAll(env.Stdin, limit)
 		if err != nil {
 			return nil, fmt.Errorf("read standard input: %w", err)
 		}
 		return data, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return data, nil
+	return inputfile.ReadFile(path, limit)
 }
 
 // --- history ---
@@ -417,7 +415,7 @@ func runHistoryList(ctx context.Context, env *Env, args []string) error {
 			if c.Pinned {
 				title = "* " + title
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", c.ID, c.UpdatedAt.Local().Format("2006-01-02 15:04"), c.MessageCount, orDash(title))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", terminalSafe(c.ID), c.UpdatedAt.Local().Format("2006-01-02 15:04"), c.MessageCount, orDash(title))
 		}
 		return tw.Flush()
 	})
@@ -455,7 +453,7 @@ func runHistorySearch(ctx context.Context, env *Env, args []string) error {
 			if h.MessageID != 0 {
 				where = string(h.Role)
 			}
-			fmt.Fprintf(env.Stdout, "%s  %s  (%s)\n    %s\n", h.ConversationID, oneLine(h.Title, 60), where, oneLine(h.Snippet, 120))
+			fmt.Fprintf(env.Stdout, "%s  %s  (%s)\n    %s\n", terminalSafe(h.ConversationID), oneLine(h.Title, 60), terminalSafe(where), oneLine(h.Snippet, 120))
 		}
 		return nil
 	})
@@ -574,7 +572,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usageError("import needs a FILE (a conversation exported as JSON; - for standard input)")
 	}
-	data, err := readInput(env, rest[0])
+	data, err := readInput(env, rest[0], history.MaxImportBytes)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// maxImport bounds an import file, in bytes.
-const maxImport = 256 << 20
+// MaxImportBytes bounds a conversation file to import; read no more.
+const MaxImportBytes = 256 << 20
 
 // Import adds a conversation from its JSON export (see Export), all or
 // nothing: a bad file is an ErrInvalid error and writes nothing. The
@@ -19,12 +19,12 @@ const maxImport = 256 << 20
 // new one. Exporting the imported conversation gives the same JSON, except
 // for the id when it changed. It returns the conversation's id.
 func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxImportBytes+1))
 	if err != nil {
 		return "", fmt.Errorf("import: %w", err)
 	}
-	if len(data) > maxImport {
-		return "", fmt.Errorf("%w: import file is larger than %d bytes", ErrInvalid, maxImport)
+	if len(data) > MaxImportBytes {
+		return "", fmt.Errorf("%w: import file is larger than %d bytes", ErrInvalid, MaxImportBytes)
 	}
 	f, err := parseConversation(data)
 	if err != nil {

@@ -34,11 +34,13 @@ type Persona struct {
 
 // Limits on persona fields.
 const (
-	maxPersonaName   = 80
-	maxSystemPrompt  = 100_000
-	maxModelRef      = 1_000
-	maxPersonaImport = 16 << 20
+	maxPersonaName  = 80
+	maxSystemPrompt = 100_000
+	maxModelRef     = 1_000
 )
+
+// MaxPersonaFileBytes bounds a persona file to import; read no more.
+const MaxPersonaFileBytes = 16 << 20
 
 // PersonaFormat names the persona file format (export, import and the
 // built-in set in assets/personas.json).
@@ -451,8 +453,8 @@ func (s *Store) ExportPersonas(ctx context.Context, names ...string) ([]byte, er
 // which case the existing persona is overwritten. It returns the imported
 // personas.
 func (s *Store) ImportPersonas(ctx context.Context, data []byte, replace bool) ([]Persona, error) {
-	if len(data) > maxPersonaImport {
-		return nil, fmt.Errorf("%w: persona file is larger than %d bytes", ErrInvalid, maxPersonaImport)
+	if len(data) > MaxPersonaFileBytes {
+		return nil, fmt.Errorf("%w: persona file is larger than %d bytes", ErrInvalid, MaxPersonaFileBytes)
 	}
 	ps, err := ParsePersonas(data)
 	if err != nil {
