@@ -185,12 +185,13 @@ func hashedFile(files []models.RepoFile, repo, name string) (models.RepoFile, er
 // hubRequest builds the download of one repository file. Its progress is
 // shifted by offset within a whole of total bytes (for split files).
 func (s *Models) hubRequest(m *models.Model, f *models.File, rf models.RepoFile, dest string, progress func(download.Progress), offset, total int64) download.Request {
+	u := s.Hub.FileURL(m.Repo, rf.Path)
 	req := download.Request{
-		URL:    s.Hub.FileURL(m.Repo, rf.Path),
+		URL:    u,
 		Dest:   dest,
 		SHA256: rf.SHA256,
 		Size:   rf.Size,
-		Header: s.Hub.Header(),
+		Header: s.Hub.HeaderFor(u),
 		Name:   m.Ref(f),
 	}
 	if progress != nil {
