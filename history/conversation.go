@@ -102,7 +102,7 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (Con
 			if err != nil {
 				return err
 			}
-			if err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name = ?", nc.Persona).Scan(&personaID); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name_key = ?", PersonaKey(nc.Persona)).Scan(&personaID); err != nil {
 				return fmt.Errorf("persona %q: %w", nc.Persona, err)
 			}
 			c.Persona, c.SystemPrompt, c.Model, c.Sampling = p.Name, p.SystemPrompt, p.Model, p.Sampling

@@ -35,7 +35,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var personaID sql.NullInt64
 		if ec.Persona != "" {
-			err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name = ?", ec.Persona).Scan(&personaID)
+			err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name_key = ?", PersonaKey(ec.Persona)).Scan(&personaID)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("import: %w", err)
 			}
