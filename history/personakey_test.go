@@ -10,8 +10,8 @@ import (
 func TestPersonaKey(t *testing.T) {
 	for _, same := range [][]string{
 		{"école", "ÉCOLE", "E\u0301COLE", "e\u0301cole"}, // precomposed and combining accents
-		{"Straße", "STRASSE", "strasse"},                  // full folding: ß is ss
-		{"Ὀδυσσεύς", "ὈΔΥΣΣΕΎΣ"},                          // final sigma
+		{"Straße", "STRASSE", "strasse"},                 // full folding: ß is ss
+		{"Ὀδυσσεύς", "ὈΔΥΣΣΕΎΣ"},                         // final sigma
 		{"Pirate", "pIRATE"},
 	} {
 		for _, n := range same[1:] {
