@@ -49,8 +49,10 @@ func (f Format) Ext() string { return "." + string(f) }
 // ConversationFormat names the JSON export format.
 const ConversationFormat = "llamadesk.conversation"
 
-// conversationFileVersion is the JSON export version this build reads and writes.
-const conversationFileVersion = 1
+// conversationFileVersion is the JSON export version this build writes; it
+// reads it and every earlier one. Version 2 added the conversation's
+// overflow_policy and each reply's seed.
+const conversationFileVersion = 2
 
 // conversationFile is the JSON export of one conversation: complete, every
 // version of every message included, so that Import restores it exactly.
@@ -68,9 +70,12 @@ type exportConversation struct {
 	SystemPrompt string    `json:"system_prompt"`
 	Model        string    `json:"model"`
 	Sampling     Sampling  `json:"sampling"`
-	Pinned       bool      `json:"pinned"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// OverflowPolicy is the conversation's context overflow policy ("" for
+	// the default).
+	OverflowPolicy string    `json:"overflow_policy,omitempty"`
+	Pinned         bool      `json:"pinned"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 	// ActiveMessage is the id (within this file) of the active path's last
 	// message; 0 when there are no messages.
 	ActiveMessage int             `json:"active_message"`
@@ -89,6 +94,7 @@ type exportMessage struct {
 	TokenCount int       `json:"token_count"`
 	Model      string    `json:"model"`
 	Stats      Stats     `json:"stats"`
+	Seed       *int64    `json:"seed,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
@@ -224,8 +230,8 @@ func ExportFileName(c Conversation, f Format) string {
 func writeJSON(w io.Writer, c Conversation, all []Message) error {
 	ec := exportConversation{
 		ID: c.ID, Title: c.Title, TitleEdited: c.TitleEdited, Persona: c.Persona, SystemPrompt: c.SystemPrompt,
-		Model: c.Model, Sampling: c.Sampling, Pinned: c.Pinned, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Messages: make([]exportMessage, 0, len(all)),
+		Model: c.Model, Sampling: c.Sampling, OverflowPolicy: c.OverflowPolicy, Pinned: c.Pinned,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Messages: make([]exportMessage, 0, len(all)),
 	}
 	local := make(map[int64]int, len(all))
 	for i, m := range all {
@@ -234,7 +240,7 @@ func writeJSON(w io.Writer, c Conversation, all []Message) error {
 	for i, m := range all {
 		ec.Messages = append(ec.Messages, exportMessage{
 			ID: i + 1, Parent: local[m.ParentID], Role: m.Role, Content: m.Content, Status: m.Status,
-			Error: m.Error, TokenCount: m.TokenCount, Model: m.Model, Stats: m.Stats,
+			Error: m.Error, TokenCount: m.TokenCount, Model: m.Model, Stats: m.Stats, Seed: m.Seed,
 			CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 		})
 	}
@@ -279,6 +285,9 @@ func messageNotes(m Message) []string {
 		if m.Stats.TokensPerSecond > 0 {
 			notes = append(notes, fmt.Sprintf("%.1f tokens/s", m.Stats.TokensPerSecond))
 		}
+		if m.Seed != nil {
+			notes = append(notes, fmt.Sprintf("seed %d", *m.Seed))
+		}
 	}
 	return notes
 }
@@ -295,6 +304,9 @@ func headerFacts(c Conversation) [][2]string {
 	}
 	if !c.Sampling.IsZero() {
 		facts = append(facts, [2]string{"Sampling", c.Sampling.String()})
+	}
+	if c.OverflowPolicy != "" {
+		facts = append(facts, [2]string{"Context overflow", c.OverflowPolicy})
 	}
 	facts = append(facts, [2]string{"Created", timeLabel(c.CreatedAt)}, [2]string{"Updated", timeLabel(c.UpdatedAt)})
 	return facts
