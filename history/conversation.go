@@ -22,10 +22,10 @@ type Conversation struct {
 	TitleEdited bool `json:"title_edited"`
 	// Persona is the name of the persona it was started with ("" for none);
 	// the persona may since have been edited or deleted.
-	Persona      string    `json:"persona"`
-	SystemPrompt string    `json:"system_prompt"`
-	Model        string    `json:"model"`
-	Sampling     Sampling  `json:"sampling"`
+	Persona      string   `json:"persona"`
+	SystemPrompt string   `json:"system_prompt"`
+	Model        string   `json:"model"`
+	Sampling     Sampling `json:"sampling"`
 	// OverflowPolicy is what to drop when the conversation outgrows the
 	// context: one of OverflowPolicies, or "" for the default (the first).
 	OverflowPolicy string    `json:"overflow_policy,omitempty"`

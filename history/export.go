@@ -63,13 +63,13 @@ type conversationFile struct {
 }
 
 type exportConversation struct {
-	ID           string    `json:"id"`
-	Title        string    `json:"title"`
-	TitleEdited  bool      `json:"title_edited"`
-	Persona      string    `json:"persona"`
-	SystemPrompt string    `json:"system_prompt"`
-	Model        string    `json:"model"`
-	Sampling     Sampling  `json:"sampling"`
+	ID           string   `json:"id"`
+	Title        string   `json:"title"`
+	TitleEdited  bool     `json:"title_edited"`
+	Persona      string   `json:"persona"`
+	SystemPrompt string   `json:"system_prompt"`
+	Model        string   `json:"model"`
+	Sampling     Sampling `json:"sampling"`
 	// OverflowPolicy is the conversation's context overflow policy ("" for
 	// the default).
 	OverflowPolicy string    `json:"overflow_policy,omitempty"`

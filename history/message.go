@@ -72,14 +72,14 @@ type Message struct {
 	ID             int64  `json:"id"`
 	ConversationID string `json:"conversation_id"`
 	// ParentID is the message this one answers or follows (0 for the first).
-	ParentID   int64     `json:"parent_id"`
-	Role       Role      `json:"role"`
-	Content    string    `json:"content"`
-	TokenCount int       `json:"token_count"`
-	Model      string    `json:"model,omitempty"`
-	Stats      Stats     `json:"stats,omitzero"`
-	Status     Status    `json:"status"`
-	Error      string    `json:"error,omitempty"`
+	ParentID   int64  `json:"parent_id"`
+	Role       Role   `json:"role"`
+	Content    string `json:"content"`
+	TokenCount int    `json:"token_count"`
+	Model      string `json:"model,omitempty"`
+	Stats      Stats  `json:"stats,omitzero"`
+	Status     Status `json:"status"`
+	Error      string `json:"error,omitempty"`
 	// Seed is the random seed a reply was sampled with (nil for greedy
 	// replies, user messages and replies saved before seeds were kept).
 	Seed      *int64    `json:"seed,omitempty"`
