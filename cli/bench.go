@@ -21,7 +21,7 @@ type benchJSON struct {
 
 func runBench(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "bench")
-	var mf modelFlags
+	mf := modelFlags{env: env}
 	mf.register(fs)
 	pp := fs.Int("p", 512, "prompt tokens, processed as one batch (0: skip)")
 	tg := fs.Int("n", 128, "tokens to generate one at a time (0: skip)")
@@ -32,8 +32,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if mf.model == "" {
-		return usageError("--model is required")
+	if err := mf.check(); err != nil {
+		return err
 	}
 	if *pp < 0 || *tg < 0 || *pp+*tg == 0 {
 		return usageError("-p and -n must not be negative, and one must be positive")
@@ -53,7 +53,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "bench: %s\n", s)
 		}
 	}
-	res, err := app.Bench(ctx, mf.model, opts, progress)
+	path, err := modelPath(env, mf.model)
+	if err != nil {
+		return err
+	}
+	res, err := app.Bench(ctx, path, opts, progress)
 	if err != nil {
 		return err
 	}

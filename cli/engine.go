@@ -7,11 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/engine/sample"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // modelFlags are the flags every command that runs a model shares.
@@ -20,33 +20,61 @@ type modelFlags struct {
 	threads   int
 	backend   string
 	gpuLayers int
+	// env, when set, lets --model name a catalog model or a file of the
+	// models folder (see modelPath).
+	env *Env
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.model, "model", "", "GGUF model `file` (required)")
+	fs.StringVar(&m.model, "model", "", "the model: a GGUF `file`, a catalog name such as llama-2-7b-chat:Q4_K_M, or a file of the models folder (required)")
 	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: one per physical core)")
 	fs.StringVar(&m.backend, "backend", "auto", "compute backend: auto, cpu or gl")
 	fs.IntVar(&m.gpuLayers, "gpu-layers", -1, "layers to run on the GPU (-1: as many as fit)")
 }
 
-func (m *modelFlags) load() (*app.LoadedModel, error) {
+// maxThreads bounds --threads: far above any CPU's cores, far below what
+// makes creating the threads fail.
+const maxThreads = 1024
+
+// check validates the flags without loading anything.
+func (m *modelFlags) check() error {
 	if m.model == "" {
-		return nil, usageError("--model is required")
+		return usageError("--model is required")
 	}
 	switch m.backend {
 	case "auto", "cpu", "gl":
 	default:
-		return nil, usageError("--backend %q: want auto, cpu or gl", m.backend)
+		return usageError("--backend %q: want auto, cpu or gl", m.backend)
 	}
-	return app.LoadModel(m.model, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
+	if m.threads < 0 || m.threads > maxThreads {
+		return usageError("--threads %d: want 1 to %d (0: one per physical core)", m.threads, maxThreads)
+	}
+	if m.gpuLayers < -1 {
+		return usageError("--gpu-layers %d: want -1 (as many as fit), 0 or a number of layers", m.gpuLayers)
+	}
+	return nil
 }
+
+func (m *modelFlags) load() (*app.LoadedModel, error) {
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	path, err := modelPath(m.env, m.model)
+	if err != nil {
+		return nil, err
+	}
+	return app.LoadModel(path, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
+}
+
+// maxTextFile bounds a prompt or text file (far beyond any context).
+const maxTextFile = 64 << 20
 
 // readTextFile reads a prompt or text file named by a flag.
 func readTextFile(flagName, path string) (string, error) {
 	if path == "" {
 		return "", usageError("--%s is required", flagName)
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := inputfile.ReadFile(path, maxTextFile)
 	if err != nil {
 		return "", fmt.Errorf("read --%s: %w", flagName, err)
 	}
@@ -80,7 +108,7 @@ func topPairs(row []float32, n int) []logitPair {
 
 func runEval(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "eval")
-	var mf modelFlags
+	mf := modelFlags{env: env}
 	mf.register(fs)
 	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
 	top := fs.Int("top", 10, "logits to print per position")
@@ -89,6 +117,9 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	}
 	if *top < 1 {
 		return usageError("--top must be at least 1")
+	}
+	if err := mf.check(); err != nil {
+		return err
 	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
 	if err != nil {
@@ -124,10 +155,10 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 
 func runGenerate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "generate")
-	var mf modelFlags
+	mf := modelFlags{env: env}
 	mf.register(fs)
 	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
-	n := fs.Int("n", 128, "tokens to generate")
+	n := fs.Int("n", 128, "the most tokens to generate, `N` ≥ 1; -1: until the end of text or a full context (as in chat)")
 	params := sample.DefaultParams()
 	params.Temperature = 0
 	fs.Var(float32Flag{&params.Temperature}, "temp", "temperature (0: greedy)")
@@ -137,8 +168,11 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *n < 0 {
-		return usageError("-n must not be negative")
+	if err := checkMaxTokens(*n); err != nil {
+		return err
+	}
+	if err := mf.check(); err != nil {
+		return err
 	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
 	if err != nil {
@@ -161,6 +195,9 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	st, err := lm.Model.NewState(0)
 	if err != nil {
 		return err
+	}
+	if *n == -1 {
+		*n = st.Capacity() - len(tokens)
 	}
 	if len(tokens)+*n > st.Capacity() {
 		return fmt.Errorf("prompt (%d tokens) + %d new tokens exceed the context of %d", len(tokens), *n, st.Capacity())
@@ -208,6 +245,16 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// checkMaxTokens validates -n, which means the same in chat and generate:
+// the most tokens to generate (N ≥ 1), or -1 for no limit but the end of
+// text and the context.
+func checkMaxTokens(n int) error {
+	if n < 1 && n != -1 {
+		return usageError("-n %d: want the most tokens to generate (1 or more), or -1 for no limit", n)
+	}
+	return nil
+}
+
 // float32Flag is a flag.Value for a float32.
 type float32Flag struct{ p *float32 }
 
@@ -229,7 +276,7 @@ func (f float32Flag) Set(s string) error {
 
 func runTokenize(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "tokenize")
-	model := fs.String("model", "", "GGUF model `file` (required)")
+	model := fs.String("model", "", "the model: a GGUF `file`, a catalog name or a file of the models folder (required)")
 	textFile := fs.String("text-file", "", "text `file` to tokenize (required)")
 	noBOS := fs.Bool("no-bos", false, "do not prepend BOS even when the model asks for it")
 	parseSpecial := fs.Bool("parse-special", false, "read the texts <s> and </s> as the BOS and EOS tokens")
@@ -243,7 +290,11 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, closeFile, err := app.OpenTokenizer(*model)
+	path, err := modelPath(env, *model)
+	if err != nil {
+		return err
+	}
+	tok, closeFile, err := app.OpenTokenizer(path)
 	if err != nil {
 		return err
 	}
@@ -254,7 +305,7 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 
 func runInfo(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "info")
-	model := fs.String("model", "", "GGUF model `file` (required)")
+	model := fs.String("model", "", "the model: a GGUF `file`, a catalog name or a file of the models folder (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -262,7 +313,11 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 	if *model == "" {
 		return usageError("--model is required")
 	}
-	info, err := app.DescribeModel(*model)
+	path, err := modelPath(env, *model)
+	if err != nil {
+		return err
+	}
+	info, err := app.DescribeModel(path)
 	if err != nil {
 		return err
 	}
@@ -270,18 +325,18 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, info)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "file:           %s (%s)\n", info.Path, humanBytes(info.FileBytes))
-	fmt.Fprintf(w, "name:           %s\n", info.Name)
-	fmt.Fprintf(w, "architecture:   %s\n", info.Architecture)
+	fmt.Fprintf(w, "file:           %s (%s)\n", terminalSafe(info.Path), humanBytes(info.FileBytes))
+	fmt.Fprintf(w, "name:           %s\n", terminalSafe(info.Name))
+	fmt.Fprintf(w, "architecture:   %s\n", terminalSafe(info.Architecture))
 	fmt.Fprintf(w, "parameters:     %s (%d)\n", humanCount(info.Parameters), info.Parameters)
-	fmt.Fprintf(w, "quantization:   %s\n", info.Quantization)
+	fmt.Fprintf(w, "quantization:   %s\n", terminalSafe(info.Quantization))
 	for _, q := range info.TensorTypes {
 		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, humanBytes(q.Bytes))
 	}
 	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
 	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
 		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
-	fmt.Fprintf(w, "chat format:    %s\n", info.ChatFormat)
+	fmt.Fprintf(w, "chat format:    %s\n", terminalSafe(info.ChatFormat))
 	if info.ChatTemplate != "" {
 		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))
 	}
@@ -315,7 +370,8 @@ func humanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// oneLine shortens s to one line of at most n runes.
+// oneLine shortens s to one line of at most n runes, safe to print on a
+// terminal (see terminalSafe).
 func oneLine(s string, n int) string {
 	r := []rune(s)
 	for i, c := range r {
@@ -324,7 +380,7 @@ func oneLine(s string, n int) string {
 		}
 	}
 	if len(r) > n {
-		return string(r[:n]) + "…"
+		return terminalSafe(string(r[:n])) + "…"
 	}
-	return string(r)
+	return terminalSafe(string(r))
 }

@@ -219,8 +219,7 @@ func (sp *settingsPage) save() {
 			notes = append(notes, "The new models folder or endpoint applies after the running downloads finish and Llamadesk restarts.")
 		}
 		engineChanged := s.Threads != old.Threads || s.Backend != old.Backend || s.GPULayers != old.GPULayers || s.ContextSize != old.ContextSize
-		if engineChanged && sp.w.chat.loaded != nil {
-			path := sp.w.chat.loaded.Path
+		if path := sp.w.chat.modelPath(); engineChanged && path != "" {
 			dialog.ShowConfirm("Settings saved", strings.Join(append(notes, "Reload the model now with the new engine settings?"), "\n\n"), func(ok bool) {
 				if ok {
 					sp.w.chat.loadModel(path)
