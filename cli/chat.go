@@ -37,6 +37,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "chat")
 	var f chatFlags
 	f.register(fs)
+	fs.Lookup("model").Usage = "the model: a GGUF `file`, a catalog name, a file of the models folder, or a remote server's model as remote:NAME/MODEL (required)"
 	fs.StringVar(&f.persona, "persona", "", "persona `name` for a new conversation")
 	fs.Func("system", "system prompt `text` for a new conversation (instead of a persona's)", func(s string) error {
 		f.system, f.hasSystem = s, true
@@ -91,13 +92,8 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	lm, err := f.load()
+	r, err := chatResponder(a, &f) // a local model, or remote:NAME/MODEL
 	if err != nil {
-		return err
-	}
-	r, err := app.NewLocalResponder(lm, f.ctxLen)
-	if err != nil {
-		lm.Close()
 		return err
 	}
 	c.SetResponder(r) // closed with the App
@@ -180,7 +176,11 @@ func chatInteractive(ctx context.Context, env *Env, c *app.Chat, r app.Responder
 	if t.convID != "" {
 		where = "Conversation " + t.convID + "."
 	}
-	fmt.Fprintf(env.Stderr, "Chatting with %s (%s; %s). %s\n", info.Model, info.Backend, info.Format, where)
+	about := info.Backend
+	if info.Format != "" {
+		about += "; " + info.Format
+	}
+	fmt.Fprintf(env.Stderr, "Chatting with %s (%s). %s\n", info.Model, about, where)
 	if info.Warning != "" {
 		fmt.Fprintln(env.Stderr, "Warning:", info.Warning)
 	}

@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"models":   {"list the catalog and local models with what fits this machine", runModels},
 		"persona":  {"add, list, remove, export, import and restore personas", runPersona},
 		"pull":     {"download a model (resumable, verified)", runPull},
+		"remote":   {"add, list and remove remote OpenAI-compatible servers, whose models chat can use", runRemote},
 		"rm":       {"delete a local model", runRm},
 		"run":      {"chat with a model by name, downloading it first when needed", runRun},
 		"serve":    {"serve the models over an OpenAI- and Ollama-compatible HTTP API", runServe},

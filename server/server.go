@@ -124,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxQueue = DefaultMaxQueue
 	}
 	if cfg.Version == "" {
-		cfg.Version = "0.1.0"
+		cfg.Version = app.Version
 	}
 	if cfg.loadModel == nil {
 		cfg.loadModel = app.LoadModel
