@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // remoteClient speaks the OpenAI API to one remote server.
@@ -126,13 +127,16 @@ func (c *remoteClient) statusError(resp *http.Response, body []byte) error {
 	return e
 }
 
-// errorMessage finds the message in an error body.
+// errorMessage finds the message in an error body (OpenAI's
+// {"error":{"message"}}, Ollama's {"error":"…"}, FastAPI's {"detail"}, or
+// text), at most maxMessage bytes of it.
 func errorMessage(body []byte) string {
 	var shaped struct {
 		Error   json.RawMessage `json:"error"`
 		Message string          `json:"message"`
 		Detail  any             `json:"detail"`
 	}
+	msg := ""
 	if json.Unmarshal(body, &shaped) == nil {
 		var inner struct {
 			Message string `json:"message"`
@@ -140,21 +144,31 @@ func errorMessage(body []byte) string {
 		var text string
 		switch {
 		case json.Unmarshal(shaped.Error, &inner) == nil && inner.Message != "":
-			return inner.Message
+			msg = inner.Message
 		case json.Unmarshal(shaped.Error, &text) == nil && text != "":
-			return text
+			msg = text
 		case shaped.Message != "":
-			return shaped.Message
+			msg = shaped.Message
 		case shaped.Detail != nil:
-			return fmt.Sprint(shaped.Detail)
+			msg = fmt.Sprint(shaped.Detail)
 		}
 	}
-	text := strings.TrimSpace(string(body))
-	if len(text) > 300 {
-		text = text[:300] + "…"
+	if msg == "" {
+		msg = string(body)
 	}
-	return text
+	msg = strings.ToValidUTF8(strings.TrimSpace(msg), "\uFFFD")
+	if len(msg) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
 }
+
+// maxMessage bounds a remote's error message as shown.
+const maxMessage = 300
 
 // networkError says in words why the remote could not be reached.
 func (c *remoteClient) networkError(ctx context.Context, err error) error {
@@ -244,7 +258,19 @@ func (c *remoteClient) streamChat(ctx context.Context, body any, onChunk func(re
 		}
 		return onChunk(whole)
 	}
-	sc := bufio.NewScanner(resp.Body)
+	if err := c.readStream(resp.Body, onChunk); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return err
+	}
+	return nil
+}
+
+// readStream reads server-sent events of chat completion chunks, calling
+// onChunk for each, until "data: [DONE]" or the end of r.
+func (c *remoteClient) readStream(r io.Reader, onChunk func(remoteChunk) error) error {
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -261,14 +287,14 @@ func (c *remoteClient) streamChat(ctx context.Context, body any, onChunk func(re
 			return fmt.Errorf("remote %s sent a chunk that is not OpenAI's: %v", c.remote.Name, err)
 		}
 		if len(chunk.Error) > 0 && string(chunk.Error) != "null" {
-			return &RemoteError{Remote: c.remote.Name, Status: resp.StatusCode, Message: errorMessage([]byte(data))}
+			return &RemoteError{Remote: c.remote.Name, Status: http.StatusOK, Message: errorMessage([]byte(data))}
 		}
 		if err := onChunk(chunk); err != nil {
 			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return c.readError(ctx, err)
+		return fmt.Errorf("remote %s: the reply broke off: %w", c.remote.Name, err)
 	}
 	return nil
 }

@@ -14,15 +14,16 @@ import (
 // runDev runs the developer tools: `llamadesk dev <tool> [flags]`.
 func runDev(ctx context.Context, env *Env, args []string) error {
 	tools := map[string]func(context.Context, *Env, []string) error{
-		"synth": runDevSynth,
+		"synth":    runDevSynth,
+		"loadtest": runDevLoadtest,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stdout, "Developer tools:\n  llamadesk dev synth   write a random-weight Llama 2 model for benchmarks")
+		fmt.Fprintln(env.Stdout, "Developer tools:\n  llamadesk dev synth      write a random-weight Llama 2 model for benchmarks\n  llamadesk dev loadtest   measure an OpenAI-compatible server under concurrent clients")
 		return nil
 	}
 	tool, ok := tools[args[0]]
 	if !ok {
-		return usageError("unknown dev tool %q (want synth)", args[0])
+		return usageError("unknown dev tool %q (want synth or loadtest)", args[0])
 	}
 	return tool(ctx, env, args[1:])
 }

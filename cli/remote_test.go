@@ -1,11 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
@@ -98,4 +105,73 @@ func TestChatWithARemoteModel(t *testing.T) {
 func mustQuote(s string) string {
 	data, _ := json.Marshal(s)
 	return string(data)
+}
+
+// llamaServerEnv names llama.cpp's llama-server binary for the peer check;
+// by default ../scratch/llama.cpp/build/bin/llama-server beside the repository.
+const llamaServerEnv = "LLAMADESK_LLAMA_SERVER"
+
+// TestRemoteLlamaServer points a remote at llama.cpp's llama-server serving
+// the shared chat model, and checks that a chat through it counts the same
+// prompt tokens as the engine here (the two render the Llama 2 template
+// alike). It skips when llama-server has not been built.
+func TestRemoteLlamaServer(t *testing.T) {
+	bin := os.Getenv(llamaServerEnv)
+	if bin == "" {
+		bin = filepath.Join("..", "..", "scratch", "llama.cpp", "build", "bin", "llama-server")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("llama.cpp's llama-server is not built (%v); set %s to its path to run this check", err, llamaServerEnv)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "-m", testenv.Path(t, "models", "chat-q4_k_m.gguf"), "--jinja", "-c", "2048", "-t", "1",
+		"--alias", "tiny-chat", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := false
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if resp, err := http.Get(url + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				ready = true
+				break
+			}
+		}
+	}
+	if !ready {
+		t.Fatalf("llama-server did not become ready:\n%s", logs.String())
+	}
+	h := newHistoryEnv(t)
+	if out := h.ok(t, "remote", "add", "llama", "--url", url); !strings.Contains(out, "remote:llama/tiny-chat") {
+		t.Fatalf("remote add: %s", out)
+	}
+	var remote, local struct {
+		Reply string `json:"reply"`
+		Stats struct {
+			PromptTokens int `json:"prompt_tokens"`
+		} `json:"stats"`
+	}
+	args := []string{"--system", "You are a poet.", "--message", "Tell me of the zephyr", "--temp", "0", "-n", "8", "--json"}
+	json.Unmarshal([]byte(h.ok(t, append([]string{"chat", "--model", "remote:llama/tiny-chat"}, args...)...)), &remote)
+	json.Unmarshal([]byte(h.ok(t, append([]string{"chat", "--model", testenv.Path(t, "models", "chat-q4_k_m.gguf"), "--backend", "cpu"}, args...)...)), &local)
+	t.Logf("llama-server: %d prompt tokens, %q; here: %d, %q", remote.Stats.PromptTokens, remote.Reply, local.Stats.PromptTokens, local.Reply)
+	if remote.Stats.PromptTokens != 34 || local.Stats.PromptTokens != 34 {
+		t.Fatalf("prompt tokens: llama-server %d, here %d; want 34 both", remote.Stats.PromptTokens, local.Stats.PromptTokens)
+	}
+	if remote.Reply == "" {
+		t.Fatal("empty reply from llama-server")
+	}
 }

@@ -254,7 +254,7 @@ func TestOpenAIErrors(t *testing.T) {
 		{"no model", "/v1/chat/completions", `{"messages":[{"role":"user","content":"hi"}]}`, 400, "model", "", "no model"},
 		{"unknown model", "/v1/chat/completions", `{"model":"llama-9000","messages":[{"role":"user","content":"hi"}]}`, 404, "model", "model_not_found", "does not exist"},
 		{"path outside the folder", "/v1/chat/completions", `{"model":"../../etc/passwd","messages":[{"role":"user","content":"hi"}]}`, 404, "model", "model_not_found", "does not exist"},
-		{"max_tokens over the context", "/v1/chat/completions", `{"model":"tiny-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":100000}`, 400, "messages", "context_length_exceeded", "maximum context length is 512 tokens"},
+		{"max_tokens over the context", "/v1/chat/completions", `{"model":"tiny-chat","messages":[{"role":"user","content":"hi"}],"max_tokens":100000}`, 400, "messages", "context_length_exceeded", "you requested 100009 tokens (9 in the messages, 100000 in the completion)"},
 		{"prompt over the context", "/v1/chat/completions", `{"model":"tiny-chat","messages":[{"role":"user","content":"` + long + `"}]}`, 400, "messages", "context_length_exceeded", "maximum context length"},
 		{"completion over the context", "/v1/completions", `{"model":"tiny-chat","prompt":"` + long + `"}`, 400, "messages", "context_length_exceeded", "maximum context length"},
 		{"token prompt", "/v1/completions", `{"model":"tiny-chat","prompt":[1,2,3]}`, 400, "prompt", "", "token ids"},

@@ -125,7 +125,11 @@ func (r *runner) run(ctx context.Context, j job) (*jobResult, error) {
 	if err != nil {
 		var overflow *chat.OverflowError
 		if errors.As(err, &overflow) {
-			return nil, contextError(overflow.Tokens, overflow.Reserve, overflow.Limit, j.opts.MaxTokens > 0)
+			reserve := overflow.Reserve
+			if j.opts.MaxTokens > 0 {
+				reserve = j.opts.MaxTokens // the session caps the reserve below the context
+			}
+			return nil, contextError(overflow.Tokens, reserve, overflow.Limit, j.opts.MaxTokens > 0)
 		}
 		if errors.Is(err, chat.ErrConversation) {
 			return nil, badRequest("messages", "%v", err)
