@@ -35,16 +35,29 @@ func badRequest(param, format string, args ...any) *requestError {
 // object, with no field v does not know and every value of the right type.
 // Each problem is a 400 (413 for a body over the limit) that says what is
 // wrong and where.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *requestError {
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration, v any) *requestError {
+	// A client must send its body within timeout; the deadline is lifted
+	// after, so that it does not end a long generation.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(timeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
+		// The deadline stays: net/http reads what is left of a body before
+		// it answers, and must not wait for one that stopped coming.
+		w.Header().Set("Connection", "close")
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return &requestError{status: http.StatusRequestEntityTooLarge,
 				message: fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit)}
 		}
+		var t interface{ Timeout() bool }
+		if errors.As(err, &t) && t.Timeout() {
+			return &requestError{status: http.StatusRequestTimeout,
+				message: fmt.Sprintf("the request body did not arrive within %v", timeout)}
+		}
 		return badRequest("", "reading the request body: %v", err)
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	return decodeBody(body, v)
 }
 

@@ -320,7 +320,7 @@ func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 	var req ollamaShowRequest
-	if rerr := decodeJSON(w, r, s.cfg.MaxBody, &req); rerr != nil {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, &req); rerr != nil {
 		s.writeError(w, r, rerr)
 		return
 	}
@@ -390,7 +390,7 @@ func keepAliveOf(d duration) *time.Duration {
 func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req ollamaChatRequest
-	if rerr := decodeJSON(w, r, s.cfg.MaxBody, &req); rerr != nil {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, &req); rerr != nil {
 		s.writeError(w, r, rerr)
 		return
 	}
@@ -425,7 +425,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 	var stream *streamWriter
 	j := job{model: m, client: clientOf(r), conv: &conv, opts: opts, keepAlive: keepAliveOf(req.KeepAlive)}
 	if req.Stream == nil || *req.Stream {
-		stream = newStreamWriter(w, false)
+		stream = s.newStreamWriter(w, false)
 		j.onText = func(text string) error {
 			return stream.send(ollamaChatResponse{Model: m.Name, CreatedAt: nowStamp(),
 				Message: ollamaMessage{Role: "assistant", Content: text}})
@@ -457,7 +457,7 @@ func (s *Server) ollamaChat(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req ollamaGenerateRequest
-	if rerr := decodeJSON(w, r, s.cfg.MaxBody, &req); rerr != nil {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, &req); rerr != nil {
 		s.writeError(w, r, rerr)
 		return
 	}
@@ -503,7 +503,7 @@ func (s *Server) ollamaGenerate(w http.ResponseWriter, r *http.Request) {
 	}
 	var stream *streamWriter
 	if req.Stream == nil || *req.Stream {
-		stream = newStreamWriter(w, false)
+		stream = s.newStreamWriter(w, false)
 		j.onText = func(text string) error {
 			return stream.send(ollamaGenerateResponse{Model: m.Name, CreatedAt: nowStamp(), Response: text})
 		}

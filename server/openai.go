@@ -442,7 +442,7 @@ func (s *Server) fingerprint(backend string) string {
 
 func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	var req chatCompletionRequest
-	if rerr := decodeJSON(w, r, s.cfg.MaxBody, &req); rerr != nil {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, &req); rerr != nil {
 		s.writeError(w, r, rerr)
 		return
 	}
@@ -465,7 +465,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	var stream *streamWriter
 	j := job{model: m, client: clientOf(r), conv: &conv, opts: opts}
 	if req.Stream {
-		stream = newStreamWriter(w, true)
+		stream = s.newStreamWriter(w, true)
 		j.onText = func(text string) error {
 			if !stream.started {
 				if err := stream.send(chunk(&chatMessageOut{Role: "assistant", Content: ptr("")}, nil)); err != nil {
@@ -516,7 +516,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) openAICompletion(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
-	if rerr := decodeJSON(w, r, s.cfg.MaxBody, &req); rerr != nil {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, &req); rerr != nil {
 		s.writeError(w, r, rerr)
 		return
 	}
@@ -558,7 +558,7 @@ func (s *Server) openAICompletion(w http.ResponseWriter, r *http.Request) {
 	var stream *streamWriter
 	j := job{model: m, client: clientOf(r), prompt: req.Prompt.text, opts: opts}
 	if req.Stream {
-		stream = newStreamWriter(w, true)
+		stream = s.newStreamWriter(w, true)
 		j.onText = func(text string) error {
 			if !stream.started && req.Echo {
 				if err := stream.send(chunk(req.Prompt.text, nil)); err != nil {

@@ -14,9 +14,13 @@ import (
 	"github.com/llamadesk/llamadesk/engine/session"
 )
 
-// writeTimeout bounds one write of a response: a client that stops reading
-// for this long is dropped, and its generation stops.
-const writeTimeout = 30 * time.Second
+// Defaults of the timeouts of a request's I/O: one write of a streamed
+// response (a client that stops reading for this long is dropped, and its
+// generation stops), and reading a request's body.
+const (
+	defaultWriteTimeout = 30 * time.Second
+	defaultBodyTimeout  = 60 * time.Second
+)
 
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -41,10 +45,11 @@ type streamWriter struct {
 	rc      *http.ResponseController
 	sse     bool
 	started bool
+	timeout time.Duration
 }
 
-func newStreamWriter(w http.ResponseWriter, sse bool) *streamWriter {
-	return &streamWriter{w: w, rc: http.NewResponseController(w), sse: sse}
+func (s *Server) newStreamWriter(w http.ResponseWriter, sse bool) *streamWriter {
+	return &streamWriter{w: w, rc: http.NewResponseController(w), sse: sse, timeout: s.writeTimeout}
 }
 
 // send writes one event and flushes it to the client.
@@ -70,7 +75,10 @@ func (s *streamWriter) sendRaw(data []byte) error {
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
 	}
-	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	// The deadline covers this write only: left set, it would fail the
+	// next response on a kept-alive connection.
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	defer s.rc.SetWriteDeadline(time.Time{})
 	var buf bytes.Buffer
 	if s.sse {
 		buf.WriteString("data: ")

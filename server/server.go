@@ -103,6 +103,9 @@ type Server struct {
 	// base is cancelled by Close, stopping every generation.
 	base   context.Context
 	cancel context.CancelFunc
+	// writeTimeout bounds each write of a streamed response, bodyTimeout
+	// the reading of a request body.
+	writeTimeout, bodyTimeout time.Duration
 }
 
 // New returns a server for cfg. When cfg.Model is set the file must be a
@@ -150,7 +153,9 @@ func New(cfg Config) (*Server, error) {
 		models: reg,
 		runner: &runner{load: cfg.Load, ctxLen: cfg.ContextSize, maxLoaded: cfg.MaxLoaded, keepAlive: keepAlive,
 			loadModel: cfg.loadModel, queue: newFairQueue(cfg.MaxQueue)},
-		log: log,
+		log:          log,
+		writeTimeout: defaultWriteTimeout,
+		bodyTimeout:  defaultBodyTimeout,
 	}
 	if cfg.History != nil {
 		s.recorder = newRecorder(cfg.History, log)

@@ -2,9 +2,12 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -403,5 +406,41 @@ func TestDefaultModel(t *testing.T) {
 	}
 	if _, err := New(Config{Model: "/nonexistent.gguf"}); err == nil || !strings.Contains(err.Error(), "--model") {
 		t.Fatalf("a missing --model file: %v", err)
+	}
+}
+
+func TestTimeoutsEndWithTheirIO(t *testing.T) {
+	s := start(t, testConfig(t))
+	s.writeTimeout, s.bodyTimeout = 100*time.Millisecond, 150*time.Millisecond
+	// A reply that takes longer than both timeouts is not cut by them.
+	resp, body := do(t, "POST", s.URL+"/v1/chat/completions", poetRequest(chatRef, map[string]any{"max_tokens": 120, "stream": true}))
+	events := sseEvents(t, bytes.NewReader(body))
+	if resp.StatusCode != 200 || events[len(events)-1] != "[DONE]" || !strings.Contains(string(body), `"finish_reason":"length"`) {
+		t.Fatalf("long streamed reply: %d, %d events, last %q", resp.StatusCode, len(events), events[len(events)-1])
+	}
+	// A kept-alive connection still answers after the write timeout passed.
+	time.Sleep(250 * time.Millisecond)
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused }}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", s.URL+"/api/version", nil)
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("second request on the kept-alive connection: %v", err)
+	}
+	r.Body.Close()
+	if !reused || r.StatusCode != 200 {
+		t.Fatalf("reused %v, status %d", reused, r.StatusCode)
+	}
+	// A body that stops coming gets 408.
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\":")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.Contains(line, "408") {
+		t.Fatalf("slow body: %q %v", line, err)
 	}
 }
