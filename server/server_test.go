@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -442,5 +443,52 @@ func TestTimeoutsEndWithTheirIO(t *testing.T) {
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || !strings.Contains(line, "408") {
 		t.Fatalf("slow body: %q %v", line, err)
+	}
+}
+
+func TestStartAndStop(t *testing.T) {
+	r, err := Start(testConfig(t), "127.0.0.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := do(t, "GET", r.URL()+"/api/version", nil); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	// A generation in flight when the server stops ends, and Stop returns.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Post(r.URL()+"/v1/chat/completions", "application/json",
+			strings.NewReader(mustJSON(t, poetRequest(chatRef, map[string]any{"max_tokens": 450}))))
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if !waitFor(5*time.Second, func() bool { return r.Status().InFlight == 1 && len(r.Status().Loaded) == 1 }) {
+		t.Fatalf("status %+v", r.Status())
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if st := r.Status(); st.InFlight != 0 || len(st.Loaded) != 0 {
+		t.Fatalf("after Stop: %+v", st)
+	}
+	if _, err := http.Get(r.URL() + "/api/version"); err == nil {
+		t.Fatal("still answering after Stop")
+	}
+	if err := r.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	// The port is free again; a busy port is an error that says so.
+	r2, err := Start(testConfig(t), "127.0.0.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Stop()
+	port := r2.URL()[strings.LastIndex(r2.URL(), ":")+1:]
+	p, _ := strconv.Atoi(port)
+	if _, err := Start(testConfig(t), "127.0.0.1", p); err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Fatalf("a busy port: %v", err)
 	}
 }
