@@ -70,7 +70,7 @@ type Chat struct {
 // engine/chat.DetectNamed).
 func (a *App) NewChat(m *LoadedModel, ctxLen int) (*Chat, error) {
 	f := chat.DetectNamed(m.File, m.Path)
-	s, err := session.New(m.Model, m.Tokenizer, f, ctxLen)
+	s, err := session.NewWith(m.Model, m.Tokenizer, f, m.StateOptions(ctxLen))
 	if err != nil {
 		return nil, err
 	}

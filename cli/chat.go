@@ -88,6 +88,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("conversation %s: %w", f.conversation, err)
 		}
 	}
+	f.modelFlags.context = f.ctxLen
 	lm, err := f.load()
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ type Backend struct {
 	// The native pool's scratch: one region per thread, stride bytes apart.
 	nscratch []byte
 	nstride  int
-	nscores  []float32 // the native attention's per-thread tiles
+	nscores  []float32   // the native attention's per-thread tiles
 	acts     [2]actCache // recently quantized activations
 	nextAct  int
 	xq       []byte // quantized activations of the portable kernels
