@@ -8,7 +8,6 @@ package gl
 import "C"
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -46,8 +45,11 @@ type Backend struct {
 	rec      recorder
 	rope     ropeTable
 	closed   bool
-	live     int   // GL buffers alive, for tests
-	err      error // the first failure since the last Read (see Read)
+	live     int              // GL buffers alive, for tests
+	sizes    map[uint32]int64 // bytes of each live buffer
+	used     int64            // bytes of the live buffers
+	limit    int64            // Options.MemoryLimit
+	err      error            // the first failure since the last Read (see Read)
 
 	// Buffers whose Go objects were garbage collected, deleted at the next flush.
 	garbage struct {
@@ -81,7 +83,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, err
 	}
 	b := &Backend{th: th, programs: map[string]uint32{}, acts: map[gguf.TensorType]*actScratch{},
-		floatAct: opts.FloatActivations}
+		floatAct: opts.FloatActivations, sizes: map[uint32]int64{}, limit: opts.MemoryLimit}
 	ok := false
 	defer func() {
 		if !ok {
@@ -105,7 +107,7 @@ func New(opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gl: %w", err)
 	}
-	for _, k := range []kernelSpec{b.v.rmsNormKernel(), ropeKernel, b.v.attentionKernel(false), swigluKernel, addKernel, kvStoreKernel} {
+	for _, k := range []kernelSpec{b.v.rmsNormKernel(), ropeKernel, b.v.attentionKernel(engine.KVF16), swigluKernel, addKernel, kvStoreKernel(engine.KVF16)} {
 		if _, err := b.program(k); err != nil {
 			return nil, err
 		}
@@ -204,11 +206,14 @@ func (b *Backend) program(k kernelSpec) (uint32, error) {
 	return p, nil
 }
 
-// mustProgram returns a program compiled by New or LoadWeight.
-func (b *Backend) mustProgram(k kernelSpec) uint32 {
+// recordProgram returns the program of a kernel for an operation being
+// recorded (New, LoadWeight and AllocKV compile them first). A failure is
+// kept for Read, and 0 returned: the operation then records nothing.
+func (b *Backend) recordProgram(k kernelSpec) uint32 {
 	p, err := b.program(k)
 	if err != nil {
-		panic(err)
+		b.fail(err)
+		return 0
 	}
 	return p
 }
@@ -258,6 +263,10 @@ func (b *Backend) flush(after func()) {
 	}
 	var glerr uint32
 	b.live -= len(dead)
+	for _, n := range dead {
+		b.used -= b.sizes[n]
+		delete(b.sizes, n)
+	}
 	b.th.do(func() {
 		glExec(cmds, b.ubo, params, data)
 		if after != nil {
@@ -302,25 +311,44 @@ func (x *buffer) Len() int { return x.n }
 // whole vec4) and arranges for its deletion when the Go object is collected.
 func (b *Backend) newBuffer(n int) (*buffer, error) {
 	b.checkOpen()
+	if n < 0 || int64(n) > math.MaxInt64/8 {
+		return nil, fmt.Errorf("gl: a buffer of %d floats", n)
+	}
 	size := (int64(max(n, 1))*4 + 15) &^ 15
-	var name uint32
-	var err error
-	b.th.do(func() { name, err = glBuffer(size, nil) })
+	name, err := b.allocate(size, nil)
 	if err != nil {
 		return nil, fmt.Errorf("gl: %w", err)
 	}
 	x := &buffer{name: name, n: n, bytes: size}
-	b.live++
 	b.rec.bump(name) // a new buffer may reuse a deleted one's name
 	runtime.AddCleanup(x, b.release, []uint32{name})
 	return x, nil
 }
 
+// allocate creates a GL buffer of size bytes holding data (zeros when data
+// is nil) within the memory limit, and counts it.
+func (b *Backend) allocate(size int64, data []byte) (uint32, error) {
+	if b.limit > 0 && b.used+size > b.limit {
+		return 0, fmt.Errorf("allocate %d MiB of GPU memory: %w (%d MiB in use of the %d MiB limit)",
+			size>>20, ErrOutOfMemory, b.used>>20, b.limit>>20)
+	}
+	var name uint32
+	var err error
+	b.th.do(func() { name, err = glBuffer(size, data) })
+	if err != nil {
+		return 0, err
+	}
+	b.live++
+	b.used += size
+	b.sizes[name] = size
+	return name, nil
+}
+
+// MemoryUsed returns the bytes of the GPU buffers the backend holds.
+func (b *Backend) MemoryUsed() int64 { return b.used }
+
 // Alloc implements engine.Backend.
 func (b *Backend) Alloc(n int) (engine.Buffer, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("gl: a buffer of %d floats", n)
-	}
 	return b.newBuffer(n)
 }
 
@@ -333,8 +361,10 @@ func asBuffer(x engine.Buffer) *buffer {
 }
 
 // rangeOf binds count floats of x starting at float off: the binding starts
-// at an aligned offset at or below, and rel is off's position in it.
-func (b *Backend) rangeOf(x *buffer, off, count int) (bind binding, rel uint32) {
+// at an aligned offset at or below, and rel is off's position in it. A
+// range larger than a storage block is kept as the failure Read reports,
+// and ok is false: the operation records nothing.
+func (b *Backend) rangeOf(x *buffer, off, count int) (bind binding, rel uint32, ok bool) {
 	if off < 0 || count < 0 || off+count > x.n {
 		panic(fmt.Sprintf("gl: range [%d, %d) is outside a buffer of %d floats", off, off+count, x.n))
 	}
@@ -343,9 +373,10 @@ func (b *Backend) rangeOf(x *buffer, off, count int) (bind binding, rel uint32) 
 	end := min((start+int64(count)*4+15)&^15, x.bytes)
 	size := max(end-base, 16)
 	if size > b.lim.maxBlock {
-		panic(fmt.Sprintf("gl: %d bytes to bind exceed the storage block limit of %d", size, b.lim.maxBlock))
+		b.fail(fmt.Errorf("gl: %d MiB to bind at once exceed the storage block limit of %s (%d MiB)", size>>20, b.info.Renderer, b.lim.maxBlock>>20))
+		return binding{}, 0, false
 	}
-	return binding{name: x.name, off: base, size: size}, uint32((start - base) / 4)
+	return binding{name: x.name, off: base, size: size}, uint32((start - base) / 4), true
 }
 
 // whole binds all of a weight or table buffer.
@@ -521,53 +552,65 @@ func (b *Backend) upload(data []byte) (binding, error) {
 		copy(padded, data)
 		data = padded
 	}
-	var name uint32
-	var err error
-	b.th.do(func() { name, err = glBuffer(size, data) })
-	if err == nil {
-		b.live++
-	}
+	name, err := b.allocate(size, data)
 	return whole(name, size), err
 }
 
 // kvCache is one layer's key and value cache (engine.KVCache): capacity
-// rows of dim values each, float32 or (half) fp16, two to a word.
+// rows of dim values each, stored as typ (see kvlayout.glsl): float32,
+// fp16 pairs, or Q8_0 quants followed by the row's fp16 scales.
 type kvCache struct {
 	k, v     *buffer
 	capacity int
 	dim      int
-	half     bool
+	typ      engine.KVType
+	rowWords int // words of one position's row
 }
 
 // Capacity implements engine.KVCache.
 func (c *kvCache) Capacity() int { return c.capacity }
 
-// AllocKV implements engine.Backend. Each cache is bound whole by
-// attention, so it must fit one storage block.
+// kvRowWords is the words one row of kvDim values takes in a cache of type
+// typ (kvRowWords of kvlayout.glsl).
+func kvRowWords(typ engine.KVType, kvDim int) int {
+	switch typ {
+	case engine.KVF16:
+		return kvDim / 2
+	case engine.KVQ8_0:
+		return kvDim/4 + (kvDim/32+1)/2
+	}
+	return kvDim
+}
+
+// AllocKV implements engine.Backend: float32, fp16 and Q8_0 caches. Each
+// cache is bound whole by attention, so it must fit one storage block.
 func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCache, error) {
 	b.checkOpen()
-	var half bool
 	switch typ {
-	case engine.KVF32:
-	case engine.KVF16:
-		half = true
+	case engine.KVF32, engine.KVF16:
+	case engine.KVQ8_0:
+		if kvDim%32 != 0 {
+			return nil, fmt.Errorf("gl: %w: a Q8_0 cache needs rows of whole 32-value blocks, not %d values", engine.ErrUnsupportedKV, kvDim)
+		}
 	default:
 		return nil, fmt.Errorf("gl: %w: %s", engine.ErrUnsupportedKV, typ)
 	}
-	if _, err := b.program(b.v.attentionKernel(half)); err != nil {
+	if capacity <= 0 || kvDim <= 0 || kvDim%4 != 0 || capacity > math.MaxInt32/kvDim {
+		return nil, fmt.Errorf("gl: invalid KV cache size of %d positions × %d values", capacity, kvDim)
+	}
+	if _, err := b.program(b.v.attentionKernel(typ)); err != nil {
 		return nil, err
 	}
-	n := capacity * kvDim
-	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity || kvDim%4 != 0 {
-		return nil, errors.New("gl: invalid KV cache size")
+	if typ != engine.KVF32 {
+		if _, err := b.program(kvStoreKernel(typ)); err != nil {
+			return nil, err
+		}
 	}
-	words := n
-	if half {
-		words = n / 2
-	}
+	rowWords := kvRowWords(typ, kvDim)
+	words := capacity * rowWords
 	if bytes := int64(words) * 4; bytes > b.lim.maxBlock {
-		return nil, fmt.Errorf("gl: a KV cache of %d positions × %d floats takes %d MiB per layer, more than one storage block holds on %s (%d MiB); use a shorter context",
-			capacity, kvDim, bytes>>20, b.info.Renderer, b.lim.maxBlock>>20)
+		return nil, fmt.Errorf("gl: a %s KV cache of %d positions × %d values takes %d MiB per layer, more than one storage block holds on %s (%d MiB); use a shorter context",
+			typ, capacity, kvDim, bytes>>20, b.info.Renderer, b.lim.maxBlock>>20)
 	}
 	k, err := b.newBuffer(words)
 	if err != nil {
@@ -577,7 +620,7 @@ func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCach
 	if err != nil {
 		return nil, err
 	}
-	return &kvCache{k: k, v: v, capacity: capacity, dim: kvDim, half: half}, nil
+	return &kvCache{k: k, v: v, capacity: capacity, dim: kvDim, typ: typ, rowWords: rowWords}, nil
 }
 
 // RMSNorm implements engine.Backend.
@@ -589,15 +632,18 @@ func (b *Backend) RMSNorm(dst, src engine.Buffer, w engine.Weight, n int, eps fl
 	if wt.rows != 1 {
 		panic(fmt.Sprintf("gl: RMSNorm weight %s is a matrix", wt.name))
 	}
-	xb, xo := b.rangeOf(s, 0, n*dim)
-	yb, yo := b.rangeOf(d, 0, n*dim)
+	xb, xo, ok1 := b.rangeOf(s, 0, n*dim)
+	yb, yo, ok2 := b.rangeOf(d, 0, n*dim)
+	prog := b.recordProgram(b.v.rmsNormKernel())
+	if !ok1 || !ok2 || prog == 0 {
+		return
+	}
 	p := params{u: [8]uint32{uint32(dim), uint32(n), xo, yo}, f: [4]float32{eps}}
 	groups := n
 	if b.v.lanes == 1 {
 		groups = (n + wgSize - 1) / wgSize
 	}
-	b.rec.dispatch(b.mustProgram(b.v.rmsNormKernel()), b.grid(groups), p,
-		[C.LGL_CMD_MAXBIND]binding{wt.chunks[0].main, {}, xb, yb}, 1<<3)
+	b.rec.dispatch(prog, b.grid(groups), p, [C.LGL_CMD_MAXBIND]binding{wt.chunks[0].main, {}, xb, yb}, 1<<3)
 	b.maybeFlush()
 }
 
@@ -620,7 +666,9 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	if n <= 0 {
 		return
 	}
-	xs = b.roundActivations(xs, n*K, wt.act)
+	if xs = b.roundActivations(xs, n*K, wt.act); xs == nil {
+		return
+	}
 	per := n
 	if limit := int(b.lim.maxBlock/4) - 64; per*max(K, M) > limit {
 		per = max(1, limit/max(K, M))
@@ -628,8 +676,11 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	rpg := b.v.rowsPerGroup()
 	for t0 := 0; t0 < n; t0 += per {
 		nt := min(per, n-t0)
-		xb, xo := b.rangeOf(xs, t0*K, nt*K)
-		yb, yo := b.rangeOf(d, t0*M, nt*M)
+		xb, xo, ok1 := b.rangeOf(xs, t0*K, nt*K)
+		yb, yo, ok2 := b.rangeOf(d, t0*M, nt*M)
+		if !ok1 || !ok2 {
+			return
+		}
 		prog := wt.mm
 		if nt == 1 {
 			prog = wt.mv
@@ -647,7 +698,8 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 // roundActivations returns count floats of x rounded as ggml rounds
 // activations of type act (x itself for float32 activations). The result
 // is kept: the Q, K and V products (and gate and up) round their shared
-// input once.
+// input once. It returns nil, keeping the failure for Read, when the
+// rounded copy cannot be allocated.
 func (b *Backend) roundActivations(x *buffer, count int, act gguf.TensorType) *buffer {
 	if b.floatAct || act == gguf.TypeF32 {
 		return x
@@ -661,19 +713,27 @@ func (b *Backend) roundActivations(x *buffer, count int, act gguf.TensorType) *b
 		return s.buf
 	}
 	if s.buf == nil || s.buf.n < count {
+		s.buf = nil // the old buffer is released before the larger one is allocated
 		buf, err := b.newBuffer(count)
 		if err != nil {
-			panic(err)
+			b.fail(fmt.Errorf("round activations: %w", err))
+			return nil
 		}
 		s.buf = buf
 	}
 	blk := actBlock(act)
-	prog := b.mustProgram(actRoundKernel(act))
+	prog := b.recordProgram(actRoundKernel(act))
+	if prog == 0 {
+		return nil
+	}
 	per := (int(b.lim.maxBlock/4) - 64) / blk * blk
 	for off := 0; off < count; off += per {
 		n := min(per, count-off)
-		db, do := b.rangeOf(s.buf, off, n)
-		ab, ao := b.rangeOf(x, off, n)
+		db, do, ok1 := b.rangeOf(s.buf, off, n)
+		ab, ao, ok2 := b.rangeOf(x, off, n)
+		if !ok1 || !ok2 {
+			return nil
+		}
 		p := params{u: [8]uint32{uint32(n), do, ao}}
 		blocks := n / blk
 		b.rec.dispatch(prog, b.grid((blocks+wgSize-1)/wgSize), p, [C.LGL_CMD_MAXBIND]binding{ab, {}, {}, db}, 1<<3)
@@ -711,9 +771,11 @@ func (b *Backend) RoPE(x engine.Buffer, p engine.RoPEParams) {
 			}
 		}
 		if b.rope.buf == nil || b.rope.buf.n < len(table) {
+			b.rope.buf = nil
 			buf, err := b.newBuffer(max(len(table), 1024))
 			if err != nil {
-				panic(err)
+				b.fail(fmt.Errorf("rope table: %w", err))
+				return
 			}
 			b.rope.buf = buf
 		}
@@ -721,11 +783,14 @@ func (b *Backend) RoPE(x engine.Buffer, p engine.RoPEParams) {
 		b.rope.key = key
 	}
 	total := p.Tokens * p.Heads * p.Dims / 2
-	xb, xo := b.rangeOf(xs, 0, p.Tokens*p.Heads*p.HeadDim)
+	xb, xo, ok1 := b.rangeOf(xs, 0, p.Tokens*p.Heads*p.HeadDim)
+	tb, _, ok2 := b.rangeOf(b.rope.buf, 0, p.Tokens*p.Dims)
+	prog := b.recordProgram(ropeKernel)
+	if !ok1 || !ok2 || prog == 0 {
+		return
+	}
 	pr := params{u: [8]uint32{uint32(p.Tokens), uint32(p.Heads), uint32(p.HeadDim), uint32(p.Dims), xo}}
-	tb, _ := b.rangeOf(b.rope.buf, 0, p.Tokens*p.Dims)
-	b.rec.dispatch(b.mustProgram(ropeKernel), b.grid((total+wgSize-1)/wgSize), pr,
-		[C.LGL_CMD_MAXBIND]binding{tb, {}, xb}, 1<<2)
+	b.rec.dispatch(prog, b.grid((total+wgSize-1)/wgSize), pr, [C.LGL_CMD_MAXBIND]binding{tb, {}, xb}, 1<<2)
 	b.maybeFlush()
 }
 
@@ -750,16 +815,19 @@ func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p 
 	if p.Tokens <= 0 {
 		return
 	}
-	b.storeKV(c, asBuffer(k), asBuffer(v), p.StartPos, p.Tokens)
-	qDim := p.Heads * p.HeadDim
-	qb, qo := b.rangeOf(asBuffer(q), 0, p.Tokens*qDim)
-	ob, oo := b.rangeOf(asBuffer(out), 0, p.Tokens*qDim)
-	used := (p.StartPos + p.Tokens) * kvDim
-	if c.half {
-		used /= 2
+	if !b.storeKV(c, asBuffer(k), asBuffer(v), p.StartPos, p.Tokens) {
+		return
 	}
-	kb, _ := b.rangeOf(c.k, 0, used)
-	vb, _ := b.rangeOf(c.v, 0, used)
+	qDim := p.Heads * p.HeadDim
+	qb, qo, ok1 := b.rangeOf(asBuffer(q), 0, p.Tokens*qDim)
+	ob, oo, ok2 := b.rangeOf(asBuffer(out), 0, p.Tokens*qDim)
+	used := (p.StartPos + p.Tokens) * c.rowWords
+	kb, _, ok3 := b.rangeOf(c.k, 0, used)
+	vb, _, ok4 := b.rangeOf(c.v, 0, used)
+	prog := b.recordProgram(b.v.attentionKernel(c.typ))
+	if !ok1 || !ok2 || !ok3 || !ok4 || prog == 0 {
+		return
+	}
 	pr := params{
 		u: [8]uint32{uint32(p.Tokens), uint32(p.StartPos), uint32(p.Heads), uint32(p.KVHeads),
 			uint32(p.HeadDim), qo, oo, uint32(kvDim)},
@@ -769,42 +837,64 @@ func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p 
 	if b.v.lanes == 1 {
 		groups = (groups + wgSize - 1) / wgSize
 	}
-	b.rec.dispatch(b.mustProgram(b.v.attentionKernel(c.half)), b.grid(groups), pr,
-		[C.LGL_CMD_MAXBIND]binding{qb, kb, vb, ob}, 1<<3)
+	b.rec.dispatch(prog, b.grid(groups), pr, [C.LGL_CMD_MAXBIND]binding{qb, kb, vb, ob}, 1<<3)
 	b.maybeFlush()
 }
 
-// storeKV appends a batch's keys and values to a cache at position pos:
-// a copy for a float32 cache, a conversion for an fp16 one.
-func (b *Backend) storeKV(c *kvCache, k, v *buffer, pos, tokens int) {
+// storeKV appends a batch's keys and values to a cache at position pos: a
+// copy for a float32 cache, a conversion for the others. It reports
+// whether the work was recorded.
+func (b *Backend) storeKV(c *kvCache, k, v *buffer, pos, tokens int) bool {
+	var prog uint32
+	if c.typ != engine.KVF32 {
+		if prog = b.recordProgram(kvStoreKernel(c.typ)); prog == 0 {
+			return false
+		}
+	}
 	for _, kv := range [2][2]*buffer{{k, c.k}, {v, c.v}} {
 		src, dst := kv[0], kv[1]
-		if !c.half {
+		if c.typ == engine.KVF32 {
 			b.rec.copyBuffer(dst.name, int64(pos*c.dim)*4, src.name, 0, int64(tokens*c.dim)*4)
 			continue
 		}
-		pairs := tokens * c.dim / 2
-		sb, so := b.rangeOf(src, 0, tokens*c.dim)
-		db, do := b.rangeOf(dst, pos*c.dim/2, pairs)
-		b.rec.dispatch(b.mustProgram(kvStoreKernel), b.grid((pairs+elementwiseWG-1)/elementwiseWG),
-			params{u: [8]uint32{uint32(pairs), do, so}}, [C.LGL_CMD_MAXBIND]binding{sb, {}, {}, db}, 1<<3)
+		// One invocation per pair of values (fp16) or of blocks (Q8_0).
+		items := tokens * c.dim / 2
+		if c.typ == engine.KVQ8_0 {
+			items = tokens * ((c.dim/32 + 1) / 2)
+		}
+		sb, so, ok1 := b.rangeOf(src, 0, tokens*c.dim)
+		db, do, ok2 := b.rangeOf(dst, pos*c.rowWords, tokens*c.rowWords)
+		if !ok1 || !ok2 {
+			return false
+		}
+		b.rec.dispatch(prog, b.grid((items+elementwiseWG-1)/elementwiseWG),
+			params{u: [8]uint32{uint32(items), do, so, uint32(c.dim)}}, [C.LGL_CMD_MAXBIND]binding{sb, {}, {}, db}, 1<<3)
 	}
+	return true
 }
 
 // elementwise dispatches an element-wise kernel over count floats in
 // pieces whose ranges fit a storage block.
 func (b *Backend) elementwise(k kernelSpec, count int, dst *buffer, srcs ...*buffer) {
-	prog := b.mustProgram(k)
+	prog := b.recordProgram(k)
+	if prog == 0 {
+		return
+	}
 	per := min(count, int(b.lim.maxBlock/4)-64)
 	for off := 0; off < count; off += per {
 		n := min(per, count-off)
 		var binds [C.LGL_CMD_MAXBIND]binding
 		p := params{u: [8]uint32{uint32(n)}}
 		var rel uint32
-		binds[3], rel = b.rangeOf(dst, off, n)
+		var ok bool
+		if binds[3], rel, ok = b.rangeOf(dst, off, n); !ok {
+			return
+		}
 		p.u[1] = rel
 		for i, s := range srcs {
-			binds[i], rel = b.rangeOf(s, off, n)
+			if binds[i], rel, ok = b.rangeOf(s, off, n); !ok {
+				return
+			}
 			p.u[2+i] = rel
 		}
 		b.rec.dispatch(prog, b.grid((n+elementwiseWG-1)/elementwiseWG), p, binds, 1<<3)

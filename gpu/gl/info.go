@@ -71,4 +71,13 @@ type Options struct {
 	// each weight type (to Q8_0, Q8_K, F16 or BF16 values), so that results
 	// agree with llama.cpp and the CPU backend.
 	FloatActivations bool
+	// MemoryLimit, when positive, caps the bytes of GPU buffers the backend
+	// holds: allocations beyond it fail with ErrOutOfMemory, as on a GPU
+	// with that much memory.
+	MemoryLimit int64
 }
+
+// ErrOutOfMemory reports that the GPU (or the backend's MemoryLimit) could
+// not hold an allocation. Allocation errors wrap it, so that a caller can
+// place fewer layers on the GPU.
+var ErrOutOfMemory = errors.New("out of GPU memory")

@@ -321,31 +321,26 @@ func TestRoPE(t *testing.T) {
 	}
 }
 
-// TestAttention compares attention with the CPU backend (fed the fp16
-// values an fp16 GL cache keeps): a prompt batch,
-// then batches at StartPos > 0 through the cache, with grouped KV heads
-// and more cached positions than one tile of the parallel kernel, with
-// both kernel variants and both cache types.
+// TestAttention compares attention with the CPU backend (fed the values a
+// GL cache keeps: fp16- or Q8_0-rounded for those cache types): a prompt
+// batch, then batches at StartPos > 0 through the cache, with grouped KV
+// heads and more cached positions than one tile of the parallel kernel,
+// with both kernel variants and every cache type.
 func TestAttention(t *testing.T) {
 	for _, k := range []gl.Kernels{gl.KernelsSerial, gl.KernelsParallel} {
-		for _, half := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/half-kv=%v", k, half), func(t *testing.T) {
-				testAttention(t, newBackend(t, gl.Options{Kernels: k}), half)
-			})
+		g := newBackend(t, gl.Options{Kernels: k})
+		for _, kv := range engine.KVTypes() {
+			t.Run(fmt.Sprintf("%s/kv=%s", k, kv), func(t *testing.T) { testAttention(t, g, kv) })
 		}
 	}
 }
 
-func testAttention(t *testing.T, g *gl.Backend, half bool) {
+func testAttention(t *testing.T, g *gl.Backend, kvType engine.KVType) {
 	c := newCPU(t)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, shape := range []struct{ heads, kvHeads, headDim int }{{8, 2, 32}, {4, 4, 128}, {8, 1, 64}} {
+	for _, shape := range []struct{ heads, kvHeads, headDim int }{{8, 2, 32}, {4, 4, 128}, {8, 1, 64}, {6, 3, 32}} {
 		kvDim := shape.kvHeads * shape.headDim
 		qDim := shape.heads * shape.headDim
-		kvType := engine.KVF32
-		if half {
-			kvType = engine.KVF16
-		}
 		gc, err := g.AllocKV(256, kvDim, kvType)
 		if err != nil {
 			t.Fatal(err)
@@ -360,13 +355,16 @@ func testAttention(t *testing.T, g *gl.Backend, half bool) {
 			q := randomFloats(rng, tokens*qDim, 2)
 			k := randomFloats(rng, tokens*kvDim, 2)
 			v := randomFloats(rng, tokens*kvDim, 1)
+			for i := range k {
+				k[i] *= float32(1 + i%7) // blocks of different scales
+			}
 			var outs [2][]float32
 			for i, b := range []engine.Backend{g, c} {
 				cache := map[int]engine.KVCache{0: gc, 1: cc}[i]
 				out := must(b.Alloc(tokens * qDim))
 				kb, vb := k, v
-				if i == 1 && half { // the GL cache holds fp16: give the CPU the same values
-					kb, vb = roundHalf(k), roundHalf(v)
+				if i == 1 { // give the CPU the values the GL cache holds
+					kb, vb = kvRound(t, kvType, k, kvDim), kvRound(t, kvType, v, kvDim)
 				}
 				b.Attention(out, upload(b, q), upload(b, kb), upload(b, vb), cache, p)
 				outs[i] = download(b, out, tokens*qDim)
@@ -377,11 +375,28 @@ func testAttention(t *testing.T, g *gl.Backend, half bool) {
 	}
 }
 
-// roundHalf rounds to fp16 values as ggml does.
-func roundHalf(x []float32) []float32 {
+// kvRound rounds rows of kvDim keys or values as a cache of type typ
+// stores them, with ggml's reference conversions.
+func kvRound(t *testing.T, typ engine.KVType, x []float32, kvDim int) []float32 {
+	t.Helper()
+	var qt gguf.TensorType
+	switch typ {
+	case engine.KVF32:
+		return x
+	case engine.KVF16:
+		qt = gguf.TypeF16
+	case engine.KVQ8_0:
+		qt = gguf.TypeQ8_0
+	}
 	out := make([]float32, len(x))
-	for i, v := range x {
-		out[i] = quant.FP16ToFP32(quant.FP32ToFP16(v))
+	q := make([]byte, qt.RowBytes(kvDim))
+	for r := 0; r < len(x); r += kvDim {
+		if err := quant.Quantize(qt, x[r:r+kvDim], q); err != nil {
+			t.Fatal(err)
+		}
+		if err := quant.Dequantize(qt, q, out[r:r+kvDim]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return out
 }
@@ -439,6 +454,22 @@ func TestBadInput(t *testing.T) {
 	}
 	if _, err := g.AllocKV(1<<20, 1<<10, engine.KVF32); err == nil {
 		t.Errorf("a 4 GiB KV cache was accepted")
+	}
+	for _, c := range []struct {
+		capacity, kvDim int
+		typ             engine.KVType
+		unsupported     bool
+	}{
+		{64, 48, engine.KVQ8_0, true}, // not whole Q8_0 blocks
+		{64, 64, engine.KVType(9), true},
+		{0, 64, engine.KVF16, false},
+		{64, 6, engine.KVF32, false},
+		{1 << 30, 1 << 10, engine.KVF16, false}, // positions × width overflow 32 bits
+	} {
+		_, err := g.AllocKV(c.capacity, c.kvDim, c.typ)
+		if err == nil || errors.Is(err, engine.ErrUnsupportedKV) != c.unsupported {
+			t.Errorf("AllocKV(%d, %d, %s) = %v (unsupported: want %v)", c.capacity, c.kvDim, c.typ, err, c.unsupported)
+		}
 	}
 }
 

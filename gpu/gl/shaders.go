@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 )
 
@@ -129,17 +130,32 @@ func (v variant) rmsNormKernel() kernelSpec {
 	return k
 }
 
-// attentionKernel reads a float32 cache, or an fp16 one when half is set.
-func (v variant) attentionKernel(half bool) kernelSpec {
-	hd := fmt.Sprintf("HD_MAX %d", maxHeadDim)
-	kv := "KV_HALF 0"
-	if half {
-		kv = "KV_HALF 1"
-	}
+// attentionKernel reads a KV cache of type kv.
+func (v variant) attentionKernel(kv engine.KVType) kernelSpec {
+	defs := []string{fmt.Sprintf("HD_MAX %d", maxHeadDim), fmt.Sprintf("KV_TYPE %d", kvTypeID(kv))}
 	if v.lanes == 1 {
-		return kernelSpec{file: "attention_serial", defines: []string{hd, kv}}
+		return kernelSpec{file: "attention_serial", includes: []string{"kvlayout", "kvread"}, defines: defs}
 	}
-	return kernelSpec{file: "attention", includes: []string{"reduce"}, defines: []string{fmt.Sprintf("WG %d", wgSize), hd, kv}}
+	return kernelSpec{file: "attention", includes: []string{"reduce", "kvlayout", "kvread"},
+		defines: append([]string{fmt.Sprintf("WG %d", wgSize)}, defs...)}
+}
+
+// kvStoreKernel converts keys or values into a cache of type kv (fp16 or
+// Q8_0; float32 caches are filled by copies).
+func kvStoreKernel(kv engine.KVType) kernelSpec {
+	return kernelSpec{file: "kvstore", includes: []string{"round", "kvlayout"},
+		defines: []string{fmt.Sprintf("WG %d", elementwiseWG), fmt.Sprintf("KV_TYPE %d", kvTypeID(kv))}}
+}
+
+// kvTypeID is a cache type's KV_TYPE in the shaders.
+func kvTypeID(kv engine.KVType) int {
+	switch kv {
+	case engine.KVF16:
+		return 1
+	case engine.KVQ8_0:
+		return 2
+	}
+	return 0
 }
 
 // actRound is the program rounding activations for weights whose dot
@@ -161,8 +177,7 @@ func actBlock(act gguf.TensorType) int {
 
 // The kernels without variants.
 var (
-	ropeKernel    = kernelSpec{file: "rope", defines: []string{fmt.Sprintf("WG %d", wgSize)}}
-	swigluKernel  = kernelSpec{file: "swiglu", defines: []string{fmt.Sprintf("WG %d", elementwiseWG)}}
-	addKernel     = kernelSpec{file: "add", defines: []string{fmt.Sprintf("WG %d", elementwiseWG)}}
-	kvStoreKernel = kernelSpec{file: "kvstore", includes: []string{"round"}, defines: []string{fmt.Sprintf("WG %d", elementwiseWG)}}
+	ropeKernel   = kernelSpec{file: "rope", defines: []string{fmt.Sprintf("WG %d", wgSize)}}
+	swigluKernel = kernelSpec{file: "swiglu", defines: []string{fmt.Sprintf("WG %d", elementwiseWG)}}
+	addKernel    = kernelSpec{file: "add", defines: []string{fmt.Sprintf("WG %d", elementwiseWG)}}
 )

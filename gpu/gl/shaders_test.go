@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 )
 
@@ -13,7 +14,10 @@ import (
 func allKernels() []kernelSpec {
 	var specs []kernelSpec
 	for _, v := range []variant{serialVariant, parallelVariant} {
-		specs = append(specs, v.rmsNormKernel(), v.attentionKernel(false), v.attentionKernel(true))
+		specs = append(specs, v.rmsNormKernel())
+		for _, kv := range engine.KVTypes() {
+			specs = append(specs, v.attentionKernel(kv))
+		}
 		for typ := range layouts {
 			specs = append(specs, v.matmulKernel(typ, 1), v.matmulKernel(typ, batchTokens))
 		}
@@ -21,7 +25,7 @@ func allKernels() []kernelSpec {
 	for _, act := range []gguf.TensorType{gguf.TypeQ8_0, gguf.TypeQ8_K, gguf.TypeF16, gguf.TypeBF16} {
 		specs = append(specs, actRoundKernel(act))
 	}
-	return append(specs, ropeKernel, swigluKernel, addKernel, kvStoreKernel)
+	return append(specs, ropeKernel, swigluKernel, addKernel, kvStoreKernel(engine.KVF16), kvStoreKernel(engine.KVQ8_0))
 }
 
 // TestShadersValidate checks every program, with and without subgroup

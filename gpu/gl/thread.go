@@ -133,7 +133,7 @@ func glBuffer(size int64, data []byte) (uint32, error) {
 	name := C.lgl_buffer(C.int64_t(size), ptr, &glerr)
 	if name == 0 {
 		if glerr == C.LGL_OUT_OF_MEMORY {
-			return 0, fmt.Errorf("allocate %d bytes of GPU memory: out of memory", size)
+			return 0, fmt.Errorf("allocate %d MiB of GPU memory: %w", size>>20, ErrOutOfMemory)
 		}
 		return 0, fmt.Errorf("allocate %d bytes of GPU memory: OpenGL error 0x%x", size, uint32(glerr))
 	}

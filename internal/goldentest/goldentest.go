@@ -161,10 +161,19 @@ type NewState func(tb testing.TB, f *gguf.File) *engine.State
 // backend placement: tokens, logits against llama.cpp or exact, greedy
 // continuation through the KV cache, and batch against one-token-at-a-time.
 func Check(t *testing.T, name string, newState NewState) {
+	CheckPrompts(t, name, nil, newState)
+}
+
+// CheckPrompts is Check for the named prompt files of the model's golden
+// file only (every prompt when prompts is empty).
+func CheckPrompts(t *testing.T, name string, prompts []string, newState NewState) {
 	f, tok := OpenModel(t, name)
 	g := Load(t, name)
 	ctx := context.Background()
 	for _, c := range g.Cases {
+		if len(prompts) > 0 && !slices.Contains(prompts, c.PromptFile) {
+			continue
+		}
 		t.Run(c.PromptFile, func(t *testing.T) {
 			text := Prompt(t, c.PromptFile)
 			if text != c.Text {

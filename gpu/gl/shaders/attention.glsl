@@ -1,5 +1,5 @@
-// Causal attention over the KV cache (float32, or fp16 pairs when KV_HALF
-// is 1), one workgroup per (token, head), with
+// Causal attention over the KV cache (of type KV_TYPE, read through
+// kvread.glsl), one workgroup per (token, head), with
 // an online softmax over tiles of WG cached positions: each invocation
 // scores one position of the tile, then each owns HD_MAX/WG output
 // dimensions. Query head h reads KV head h / (heads / kvHeads).
@@ -11,23 +11,6 @@
 
 layout(local_size_x = WG) in;
 layout(std430, binding = 1) readonly buffer QBuf { float Q[]; };
-#if KV_HALF
-layout(std430, binding = 2) readonly buffer KBuf { uint Kc[]; };
-layout(std430, binding = 3) readonly buffer VBuf { uint Vc[]; };
-
-// key4 returns the four keys at vec4 index i; value the value at index e.
-vec4 key4(uint i) { return vec4(unpackHalf2x16(Kc[2u * i]), unpackHalf2x16(Kc[2u * i + 1u])); }
-float value(uint e) {
-	vec2 v = unpackHalf2x16(Vc[e >> 1u]);
-	return (e & 1u) == 0u ? v.x : v.y;
-}
-#else
-layout(std430, binding = 2) readonly buffer KBuf { vec4 Kc[]; };
-layout(std430, binding = 3) readonly buffer VBuf { float Vc[]; };
-
-vec4 key4(uint i) { return Kc[i]; }
-float value(uint e) { return Vc[e]; }
-#endif
 layout(std430, binding = 4) writeonly buffer OBuf { float O[]; };
 
 shared vec4 qs[HD_MAX / 4u];
@@ -35,7 +18,7 @@ shared float p[WG];
 
 void main() {
 	uint startPos = P0.y, heads = P0.z, kvHeads = P0.w;
-	uint hd = P1.x, kvDim = P1.w;
+	uint hd = P1.x;
 	uint g = groupIndex();
 	uint t = g / heads, h = g % heads;
 	uint n = startPos + t + 1u;
@@ -53,9 +36,9 @@ void main() {
 		uint j = j0 + tid;
 		float s = NEG_BIG;
 		if (j < n) {
-			uint kb = (j * kvDim + kvOff) >> 2u;
+			uint kb = kvOff >> 2u;
 			float acc = 0.0;
-			for (uint c = 0u; c < hd / 4u; c++) acc += dot(key4(kb + c), qs[c]);
+			for (uint c = 0u; c < hd / 4u; c++) acc += dot(key4(j, kb + c), qs[c]);
 			s = acc * PF.x;
 		}
 		float mNew = max(m, wgMax(s));
@@ -68,8 +51,7 @@ void main() {
 			uint d = tid + i * WG;
 			if (d < hd) {
 				float acc = o[i] * alpha;
-				uint vb = j0 * kvDim + kvOff + d;
-				for (uint jj = 0u; jj < cnt; jj++) acc += p[jj] * value(vb + jj * kvDim);
+				for (uint jj = 0u; jj < cnt; jj++) acc += p[jj] * value(j0 + jj, kvOff + d);
 				o[i] = acc;
 			}
 		}

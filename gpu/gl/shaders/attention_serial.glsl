@@ -1,30 +1,16 @@
-// Causal attention over the KV cache (float32, or fp16 pairs when KV_HALF
-// is 1) with one invocation per (token, head) and no barriers (for CPU
-// rasterisers): an online softmax over the cached positions in order.
+// Causal attention over the KV cache (of type KV_TYPE, read through
+// kvread.glsl) with one invocation per (token, head) and no barriers (for
+// CPU rasterisers): an online softmax over the cached positions in order.
 // Query head h reads KV head h / (heads / kvHeads). Parameters as in
 // attention.glsl.
 
 layout(local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer QBuf { vec4 Q[]; };
-#if KV_HALF
-layout(std430, binding = 2) readonly buffer KBuf { uint Kc[]; };
-layout(std430, binding = 3) readonly buffer VBuf { uint Vc[]; };
-
-// key4 and value4 return the four values at vec4 index i.
-vec4 key4(uint i) { return vec4(unpackHalf2x16(Kc[2u * i]), unpackHalf2x16(Kc[2u * i + 1u])); }
-vec4 value4(uint i) { return vec4(unpackHalf2x16(Vc[2u * i]), unpackHalf2x16(Vc[2u * i + 1u])); }
-#else
-layout(std430, binding = 2) readonly buffer KBuf { vec4 Kc[]; };
-layout(std430, binding = 3) readonly buffer VBuf { vec4 Vc[]; };
-
-vec4 key4(uint i) { return Kc[i]; }
-vec4 value4(uint i) { return Vc[i]; }
-#endif
 layout(std430, binding = 4) writeonly buffer OBuf { vec4 O[]; };
 
 void main() {
 	uint tokens = P0.x, startPos = P0.y, heads = P0.z, kvHeads = P0.w;
-	uint hd4 = P1.x >> 2u, kvDim4 = P1.w >> 2u;
+	uint hd4 = P1.x >> 2u;
 	uint g = groupIndex() * 64u + gl_LocalInvocationIndex;
 	if (g >= tokens * heads) return;
 	uint t = g / heads, h = g % heads;
@@ -38,9 +24,8 @@ void main() {
 	}
 	float m = NEG_BIG, l = 0.0;
 	for (uint j = 0u; j < n; j++) {
-		uint kb = j * kvDim4 + kvOff;
 		float s = 0.0;
-		for (uint c = 0u; c < hd4; c++) s += dot(key4(kb + c), q[c]);
+		for (uint c = 0u; c < hd4; c++) s += dot(key4(j, kvOff + c), q[c]);
 		s *= PF.x;
 		if (s > m) {
 			float alpha = exp(m - s);
@@ -50,7 +35,7 @@ void main() {
 		}
 		float p = exp(s - m);
 		l += p;
-		for (uint c = 0u; c < hd4; c++) o[c] += p * value4(kb + c);
+		for (uint c = 0u; c < hd4; c++) o[c] += p * value4(j, kvOff + c);
 	}
 	uint oBase = (P1.z >> 2u) + (t * heads + h) * hd4;
 	for (uint c = 0u; c < hd4; c++) O[oBase + c] = o[c] / l;
