@@ -4,12 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/llamadesk/llamadesk/gpu/compute"
 )
 
 // ErrUnavailable reports that no OpenGL 4.3 compute context can be created:
 // the binary was built without the backend, EGL or a driver is missing, or
 // the driver lacks what the backend needs. Errors of New and Probe wrap it.
 var ErrUnavailable = errors.New("OpenGL 4.3 compute is unavailable")
+
+// ErrOutOfMemory reports that the GPU (or Options.MemoryLimit) could not
+// hold an allocation; it is compute.ErrOutOfMemory.
+var ErrOutOfMemory = compute.ErrOutOfMemory
 
 // Info describes the OpenGL device a context runs on.
 type Info struct {
@@ -53,6 +59,16 @@ func isSoftwareRenderer(renderer string) bool {
 	return false
 }
 
+// Kernels selects how the shaders split their work (compute.Kernels).
+type Kernels = compute.Kernels
+
+// The kernel choices.
+const (
+	KernelsAuto     = compute.KernelsAuto
+	KernelsParallel = compute.KernelsParallel
+	KernelsSerial   = compute.KernelsSerial
+)
+
 // Options configure a backend.
 type Options struct {
 	// MaxStorageBlock, when positive and below the driver's
@@ -77,7 +93,7 @@ type Options struct {
 	MemoryLimit int64
 }
 
-// ErrOutOfMemory reports that the GPU (or the backend's MemoryLimit) could
-// not hold an allocation. Allocation errors wrap it, so that a caller can
-// place fewer layers on the GPU.
-var ErrOutOfMemory = errors.New("out of GPU memory")
+func (o Options) compute() compute.Options {
+	return compute.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups, Kernels: o.Kernels,
+		FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit}
+}

@@ -485,3 +485,48 @@ func TestProbe(t *testing.T) {
 	}
 	t.Logf("%s via %s; subgroups %v; max storage block %d MiB", info.Summary(), info.Platform, info.Subgroups, info.MaxStorageBlock>>20)
 }
+
+// TestOutOfMemory checks that allocations beyond the GPU's memory (here a
+// MemoryLimit) fail with ErrOutOfMemory, and that work which needs memory
+// while it is recorded (the rounded copy of a product's activations)
+// reports the failure through Read instead of panicking, after which the
+// backend still works.
+func TestOutOfMemory(t *testing.T) {
+	g := newBackend(t, gl.Options{MemoryLimit: 1 << 20})
+	const rows, cols = 64, 1024
+	typ := gguf.TypeQ8_0
+	data := make([]byte, rows*typ.RowBytes(cols))
+	quant.RandomBlocks(typ, data, rand.New(rand.NewPCG(1, 1)))
+	w, err := g.LoadWeight("w", typ, rows, cols, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Alloc(1 << 20); !errors.Is(err, gl.ErrOutOfMemory) {
+		t.Fatalf("Alloc beyond the limit: %v", err)
+	}
+	if _, err := g.LoadWeight("big", typ, 16*rows, cols, make([]byte, 16*len(data))); !errors.Is(err, gl.ErrOutOfMemory) {
+		t.Fatalf("LoadWeight beyond the limit: %v", err)
+	}
+	if _, err := g.AllocKV(1024, 1024, engine.KVF16); !errors.Is(err, gl.ErrOutOfMemory) {
+		t.Fatalf("AllocKV beyond the limit: %v", err)
+	}
+	// 150 tokens of activations fit, their rounded copy does not.
+	n := 150
+	x := must(g.Alloc(n * cols))
+	y := must(g.Alloc(n * rows))
+	g.MatMul(y, w, x, n)
+	out := make([]float32, 1)
+	if err := g.Read(out, y); !errors.Is(err, gl.ErrOutOfMemory) {
+		t.Fatalf("Read after a product that could not round its activations: %v", err)
+	}
+	// The failure is reported once; one token's work fits and runs.
+	xs := randomFloats(rand.New(rand.NewPCG(2, 2)), cols, 1)
+	g.Write(x, xs)
+	g.MatMul(y, w, x, 1)
+	if err := g.Read(out, y); err != nil {
+		t.Fatalf("Read after the failure was reported: %v", err)
+	}
+	if out[0] == 0 {
+		t.Errorf("the product after the failure gave 0")
+	}
+}

@@ -130,6 +130,8 @@ typedef int64_t GLint64;
 #define GL_R32UI 0x8236
 #define GL_RED_INTEGER 0x8D94
 #define GL_UNSIGNED_INT 0x1405
+#define GL_SHADER_STORAGE_BARRIER_BIT 0x2000
+#define GL_BUFFER_UPDATE_BARRIER_BIT 0x0200
 
 // GLFUNCS lists every GL function the backend calls: X(ret, name, params).
 #define GLFUNCS(X)                                                                              \
@@ -162,8 +164,7 @@ typedef int64_t GLint64;
 	X(void, glCopyBufferSubData, (GLenum, GLenum, GLintptr, GLintptr, GLsizeiptr))                \
 	X(void, glBindBufferRange, (GLenum, GLuint, GLuint, GLintptr, GLsizeiptr))                    \
 	X(void, glDispatchCompute, (GLuint, GLuint, GLuint))                                          \
-	X(void, glMemoryBarrier, (GLbitfield))                                                        \
-	X(void, glFinish, (void))
+	X(void, glMemoryBarrier, (GLbitfield))
 
 #define DECLARE(ret, name, params) static ret(*p_##name) params;
 GLFUNCS(DECLARE)
@@ -393,8 +394,6 @@ uint32_t lgl_program(const char *src, char *log, int loglen) {
 	return prog;
 }
 
-void lgl_delete_program(uint32_t p) { p_glDeleteProgram(p); }
-
 uint32_t lgl_buffer(int64_t size, const void *data, uint32_t *glerr) {
 	while (p_glGetError() != 0) {
 	}
@@ -414,19 +413,25 @@ uint32_t lgl_buffer(int64_t size, const void *data, uint32_t *glerr) {
 
 void lgl_delete_buffers(const uint32_t *names, int n) { p_glDeleteBuffers(n, names); }
 
+// glBarrierBits turns LGL_BARRIER_* bits into glMemoryBarrier's.
+static GLbitfield glBarrierBits(uint32_t b) {
+	GLbitfield bits = 0;
+	if (b & LGL_BARRIER_SHADER) bits |= GL_SHADER_STORAGE_BARRIER_BIT;
+	if (b & LGL_BARRIER_TRANSFER) bits |= GL_BUFFER_UPDATE_BARRIER_BIT;
+	return bits;
+}
+
 void lgl_read(uint32_t buf, int64_t off, int64_t size, void *dst, uint32_t barrier) {
-	if (barrier) p_glMemoryBarrier(barrier);
+	if (barrier) p_glMemoryBarrier(glBarrierBits(barrier));
 	p_glBindBuffer(GL_COPY_READ_BUFFER, buf);
 	p_glGetBufferSubData(GL_COPY_READ_BUFFER, off, size, dst);
 	p_glBindBuffer(GL_COPY_READ_BUFFER, 0);
 }
 
-void lgl_finish(void) { p_glFinish(); }
-
 // ---- command execution ---------------------------------------------------------
 
 void lgl_exec(const lgl_cmd *cmds, int n, uint32_t ubo, const void *params, int64_t paramsLen,
-              uint32_t paramsSize, const void *data) {
+              uint32_t paramsSize, const void *data, const int32_t *stop) {
 	if (paramsLen > 0) {
 		p_glBindBuffer(GL_UNIFORM_BUFFER, ubo);
 		p_glBufferData(GL_UNIFORM_BUFFER, paramsLen, params, GL_STREAM_DRAW);
@@ -435,8 +440,9 @@ void lgl_exec(const lgl_cmd *cmds, int n, uint32_t ubo, const void *params, int6
 	GLuint bound[LGL_CMD_MAXBIND] = {0};
 	int64_t boundOff[LGL_CMD_MAXBIND] = {0}, boundSize[LGL_CMD_MAXBIND] = {0};
 	for (int i = 0; i < n; i++) {
+		if (__atomic_load_n(stop, __ATOMIC_RELAXED)) break;
 		const lgl_cmd *c = &cmds[i];
-		if (c->barrier) p_glMemoryBarrier(c->barrier);
+		if (c->barrier) p_glMemoryBarrier(glBarrierBits(c->barrier));
 		switch (c->kind) {
 		case LGL_CMD_DISPATCH:
 			if (c->program != program) {

@@ -14,6 +14,9 @@ import (
 	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/llamadesk/llamadesk/gpu/compute"
+	"github.com/llamadesk/llamadesk/gpu/kernels"
 )
 
 // glThread owns an OpenGL context current on one locked OS thread; every GL
@@ -133,7 +136,7 @@ func glBuffer(size int64, data []byte) (uint32, error) {
 	name := C.lgl_buffer(C.int64_t(size), ptr, &glerr)
 	if name == 0 {
 		if glerr == C.LGL_OUT_OF_MEMORY {
-			return 0, fmt.Errorf("allocate %d MiB of GPU memory: %w", size>>20, ErrOutOfMemory)
+			return 0, fmt.Errorf("allocate %d MiB of GPU memory: %w", size>>20, compute.ErrOutOfMemory)
 		}
 		return 0, fmt.Errorf("allocate %d bytes of GPU memory: OpenGL error 0x%x", size, uint32(glerr))
 	}
@@ -146,18 +149,18 @@ func glDeleteBuffers(names []uint32) {
 	}
 }
 
-func glDeleteProgram(p uint32) { C.lgl_delete_program(C.uint32_t(p)) }
-
-// glRead copies len(dst) floats at byte offset off of buffer name into dst.
-func glRead(name uint32, off int64, dst []float32, barrier uint32) {
+// glRead copies len(dst) bytes at byte offset off of buffer name into dst,
+// after the compute.Barrier bits barrier.
+func glRead(name uint32, off int64, dst []byte, barrier uint32) {
 	if len(dst) == 0 {
 		return
 	}
-	C.lgl_read(C.uint32_t(name), C.int64_t(off), C.int64_t(4*len(dst)), unsafe.Pointer(&dst[0]), C.uint32_t(barrier))
+	C.lgl_read(C.uint32_t(name), C.int64_t(off), C.int64_t(len(dst)), unsafe.Pointer(&dst[0]), C.uint32_t(barrier))
 }
 
-// glExec runs recorded commands.
-func glExec(cmds []C.lgl_cmd, ubo uint32, uniforms, data []byte) {
+// glExec runs recorded commands (of compute.Cmd's layout, lgl_cmd),
+// stopping early while *stop is set.
+func glExec(cmds []compute.Cmd, ubo uint32, uniforms, data []byte, stop *C.int32_t) {
 	if len(cmds) == 0 {
 		return
 	}
@@ -168,7 +171,6 @@ func glExec(cmds []C.lgl_cmd, ubo uint32, uniforms, data []byte) {
 	if len(data) > 0 {
 		dp = unsafe.Pointer(&data[0])
 	}
-	C.lgl_exec(&cmds[0], C.int(len(cmds)), C.uint32_t(ubo), pp, C.int64_t(len(uniforms)), C.uint32_t(paramsSize), dp)
+	C.lgl_exec((*C.lgl_cmd)(unsafe.Pointer(&cmds[0])), C.int(len(cmds)), C.uint32_t(ubo), pp, C.int64_t(len(uniforms)),
+		C.uint32_t(kernels.ParamsSize), dp, stop)
 }
-
-func glFinish() { C.lgl_finish() }

@@ -25,3 +25,6 @@ func Probe() (Info, error) {
 
 // Info describes the backend's GPU.
 func (b *Backend) Info() Info { return Info{} }
+
+// MemoryUsed returns the bytes of GPU memory the backend holds.
+func (b *Backend) MemoryUsed() int64 { return 0 }

@@ -1,4 +1,4 @@
-package gl
+package kernels
 
 import (
 	"bytes"
@@ -11,18 +11,18 @@ import (
 )
 
 // unpack rebuilds GGUF blocks from the main and aux streams: the inverse of repack.
-func unpack(l layout, main, aux []byte) []byte {
-	if l.auxKind == auxNone {
+func unpack(l Layout, main, aux []byte) []byte {
+	if l.Aux == AuxNone {
 		return main
 	}
-	n := len(main) / l.mainBytes()
-	ab, mb := l.auxBytes(), l.mainBytes()
-	out := make([]byte, 0, n*l.srcBytes)
+	n := len(main) / l.MainBytes()
+	ab, mb := l.AuxBytes(), l.MainBytes()
+	out := make([]byte, 0, n*l.SrcBytes)
 	for b := range n {
 		m := main[b*mb : (b+1)*mb]
-		out = append(out, m[:l.auxOff]...)
+		out = append(out, m[:l.AuxOff]...)
 		out = append(out, aux[b*ab:(b+1)*ab]...)
-		out = append(out, m[l.auxOff:]...)
+		out = append(out, m[l.AuxOff:]...)
 	}
 	return out
 }
@@ -32,14 +32,14 @@ func unpack(l layout, main, aux []byte) []byte {
 func TestLayouts(t *testing.T) {
 	for typ, l := range layouts {
 		bs := typ.BlockSize()
-		if l.blockElems%bs != 0 || l.srcBytes != l.blockElems/bs*typ.BlockBytes() {
-			t.Errorf("%s: %d elements in %d bytes, GGUF has %d in %d", typ, l.blockElems, l.srcBytes, bs, typ.BlockBytes())
+		if l.BlockElems%bs != 0 || l.SrcBytes != l.BlockElems/bs*typ.BlockBytes() {
+			t.Errorf("%s: %d elements in %d bytes, GGUF has %d in %d", typ, l.BlockElems, l.SrcBytes, bs, typ.BlockBytes())
 		}
-		if l.mainBytes()%4 != 0 || l.blockElems%8 != 0 {
-			t.Errorf("%s: main block of %d bytes or %d elements breaks word or unit alignment", typ, l.mainBytes(), l.blockElems)
+		if l.MainBytes()%4 != 0 || l.BlockElems%8 != 0 {
+			t.Errorf("%s: main block of %d bytes or %d elements breaks word or unit alignment", typ, l.MainBytes(), l.BlockElems)
 		}
-		if l.auxKind != auxNone && l.auxOff+l.auxBytes() > l.srcBytes {
-			t.Errorf("%s: aux field at %d overruns the block", typ, l.auxOff)
+		if l.Aux != AuxNone && l.AuxOff+l.AuxBytes() > l.SrcBytes {
+			t.Errorf("%s: aux field at %d overruns the block", typ, l.AuxOff)
 		}
 	}
 }
@@ -50,16 +50,16 @@ func TestRepack(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for typ, l := range layouts {
 		for _, blocks := range []int{1, 2, 7} {
-			src := make([]byte, blocks*l.srcBytes)
+			src := make([]byte, blocks*l.SrcBytes)
 			quant.RandomBlocks(typ, src, rng)
-			main, aux := repack(l, src)
-			if len(main) != blocks*l.mainBytes() || len(aux) != l.auxStreamBytes(blocks) {
+			main, aux := Repack(l, src)
+			if len(main) != blocks*l.MainBytes() || len(aux) != l.AuxStreamBytes(blocks) {
 				t.Fatalf("%s × %d: streams of %d and %d bytes", typ, blocks, len(main), len(aux))
 			}
 			if got := unpack(l, main, aux); !bytes.Equal(got, src) {
 				t.Fatalf("%s × %d: repack loses bytes", typ, blocks)
 			}
-			if l.auxKind == auxHalf && !bytes.Equal(aux[:2], src[l.auxOff:l.auxOff+2]) {
+			if l.Aux == AuxHalf && !bytes.Equal(aux[:2], src[l.AuxOff:l.AuxOff+2]) {
 				t.Errorf("%s: aux does not start with the first block's scale", typ)
 			}
 		}
@@ -84,14 +84,14 @@ func TestChunkRows(t *testing.T) {
 	}
 	for _, c := range cases {
 		l := layouts[c.typ]
-		got, err := chunkRows(l, c.rows, c.cols, c.max)
+		got, err := ChunkRows(l, c.rows, c.cols, c.max)
 		if (err != nil) != c.wantErr || (!c.wantErr && got != c.want) {
 			t.Errorf("%s %d×%d in %d: %d, %v; want %d", c.typ, c.rows, c.cols, c.max, got, err, c.want)
 			continue
 		}
 		if err == nil {
-			blocks := got * c.cols / l.blockElems
-			if int64(blocks*l.mainBytes()) > c.max || int64(l.auxStreamBytes(blocks)) > c.max {
+			blocks := got * c.cols / l.BlockElems
+			if int64(blocks*l.MainBytes()) > c.max || int64(l.AuxStreamBytes(blocks)) > c.max {
 				t.Errorf("%s: chunk of %d rows exceeds %d bytes", c.typ, got, c.max)
 			}
 		}
@@ -111,8 +111,8 @@ func FuzzRepack(f *testing.F) {
 	})
 	f.Fuzz(func(t *testing.T, pick uint8, data []byte) {
 		l := layouts[types[int(pick)%len(types)]]
-		data = data[:len(data)/l.srcBytes*l.srcBytes]
-		main, aux := repack(l, data)
+		data = data[:len(data)/l.SrcBytes*l.SrcBytes]
+		main, aux := Repack(l, data)
 		if got := unpack(l, main, aux); !bytes.Equal(got, data) {
 			t.Fatalf("repack of %d bytes loses bytes", len(data))
 		}
