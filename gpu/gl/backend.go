@@ -125,7 +125,7 @@ type device struct {
 	th   *glThread
 	info Info
 	lim  compute.Limits
-	ubo  uint32    // the uniform buffer of the dispatches' parameters
+	ubo  uint32     // the uniform buffer of the dispatches' parameters
 	stop *C.int32_t // the interrupt flag lgl_exec reads (C memory)
 }
 
