@@ -1,6 +1,4 @@
-//go:build linux && cgo
-
-package gl_test
+package gputest
 
 import (
 	"math/rand/v2"
@@ -8,25 +6,22 @@ import (
 
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/quant"
-	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/compute"
 )
 
-// TestLargeWeight multiplies by a 7B-shaped output matrix (32000×4096 in
+// LargeWeight multiplies by a 7B-shaped output matrix (32000×4096 in
 // F16: 250 MiB, more than llvmpipe's 128 MiB storage blocks, so it is split
 // into chunks at the driver's own limit) and compares with the CPU backend.
-func TestLargeWeight(t *testing.T) {
+func (s Suite) LargeWeight(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large weight: skipped in -short mode")
 	}
-	g, c := newBackend(t, gl.Options{}), newCPU(t)
+	g, c := s.open(t, compute.Options{}), newCPU(t)
 	const rows, cols = 32000, 4096
 	typ := gguf.TypeF16
 	rng := rand.New(rand.NewPCG(21, 22))
 	data := make([]byte, rows*typ.RowBytes(cols))
 	quant.RandomBlocks(typ, data, rng)
-	if int64(len(data)) <= g.Info().MaxStorageBlock {
-		t.Logf("%d bytes fit one storage block of %s: no chunking to test", len(data), g.Info().Renderer)
-	}
 	gw, err := g.LoadWeight("output.weight", typ, rows, cols, data)
 	if err != nil {
 		t.Fatal(err)

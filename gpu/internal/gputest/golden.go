@@ -1,6 +1,4 @@
-//go:build linux && cgo
-
-package gl_test
+package gputest
 
 import (
 	"slices"
@@ -8,7 +6,7 @@ import (
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
-	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/compute"
 	"github.com/llamadesk/llamadesk/internal/goldentest"
 )
 
@@ -32,7 +30,7 @@ var (
 // token at a time): the runs that only add a weight type to the grid.
 var shortPrompts = []string{"plain.txt", "chat.txt"}
 
-// TestGolden checks the shared models against the golden outputs by the
+// Golden checks the shared models against the golden outputs by the
 // rules of the test data. The grid is sized for CI on llvmpipe, where the
 // per-kernel tests (TestMatMul, TestAttention, ...) check every weight
 // type, kernel variant and cache type against the CPU backend, and this
@@ -49,13 +47,13 @@ var shortPrompts = []string{"plain.txt", "chat.txt"}
 //     the rule was made for float32 caches);
 //   - the other kernel variant (parallel on llvmpipe, serial on a GPU);
 //   - every other weight type of the test data, on the short prompts.
-func TestGolden(t *testing.T) {
-	g := newBackend(t, gl.Options{})
-	other := gl.KernelsParallel
-	if !g.Info().Software {
-		other = gl.KernelsSerial
+func (s Suite) Golden(t *testing.T) {
+	g := s.open(t, compute.Options{})
+	other := compute.KernelsParallel
+	if k, _ := g.Kernels(); k == compute.KernelsParallel {
+		other = compute.KernelsSerial
 	}
-	g2 := newBackend(t, gl.Options{Kernels: other})
+	g2 := s.open(t, compute.Options{Kernels: other})
 	runs := []goldenRun{
 		{model: "tiny-f16", name: "all-layers", gpu: g, layers: allLayers},
 		{model: "tiny-gqa-q4_k_m", name: "all-layers", gpu: g, layers: allLayers},
@@ -115,7 +113,7 @@ func checkGolden(t *testing.T, r goldenRun) {
 // engine asks for: it runs the golden checks with fp16 and Q8_0 caches
 // through the engine's own states.
 type withKV struct {
-	*gl.Backend
+	Backend
 	kv engine.KVType
 }
 

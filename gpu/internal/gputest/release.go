@@ -1,6 +1,4 @@
-//go:build linux && cgo
-
-package gl_test
+package gputest
 
 import (
 	"runtime"
@@ -9,14 +7,14 @@ import (
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
-	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/compute"
 )
 
-// TestRelease checks that buffers, caches and weights whose Go objects are
+// Release checks that buffers, caches and weights whose Go objects are
 // collected are deleted on the GPU (at the next flush): the engine never
 // frees them explicitly, and the app makes a new state per conversation.
-func TestRelease(t *testing.T) {
-	b := newBackend(t, gl.Options{})
+func (s Suite) Release(t *testing.T) {
+	b := s.open(t, compute.Options{})
 	keep := must(b.Alloc(4))
 	out := make([]float32, 1)
 	mustOK(b.Read(out, keep))
