@@ -202,3 +202,6 @@ func (d *device) Close() error {
 	C.free(unsafe.Pointer(d.stop))
 	return nil
 }
+
+// Built reports whether this build has the OpenGL backend.
+const Built = true

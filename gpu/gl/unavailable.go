@@ -8,6 +8,9 @@ import (
 	"github.com/llamadesk/llamadesk/engine"
 )
 
+// Built reports whether this build has the OpenGL backend.
+const Built = false
+
 // Backend is the OpenGL compute backend; this build has none (it needs
 // Linux and cgo), so New always fails.
 type Backend struct{ engine.Backend }

@@ -45,15 +45,24 @@ var shortPrompts = []string{"plain.txt", "chat.txt"}
 //     share one KV head, pass the logit rules but part from llama.cpp's
 //     greedy tokens at a margin of 0.102, just over the 0.1 of a near tie:
 //     the rule was made for float32 caches);
-//   - the other kernel variant (parallel on llvmpipe, serial on a GPU);
+//   - the other kernel variant (parallel on llvmpipe, serial on a GPU;
+//     without subgroup operations where there is one variant);
 //   - every other weight type of the test data, on the short prompts.
 func (s Suite) Golden(t *testing.T) {
 	g := s.open(t, compute.Options{})
-	other := compute.KernelsParallel
-	if k, _ := g.Kernels(); k == compute.KernelsParallel {
-		other = compute.KernelsSerial
+	// The other kernels: the other variant, or the parallel kernels without
+	// subgroup operations where only they exist (Metal).
+	k, sg := g.Kernels()
+	var other Backend
+	otherName := ""
+	switch {
+	case k == compute.KernelsParallel && s.has(compute.KernelsSerial):
+		other, otherName = s.open(t, compute.Options{Kernels: compute.KernelsSerial}), "serial-kernels"
+	case k == compute.KernelsSerial && s.has(compute.KernelsParallel):
+		other, otherName = s.open(t, compute.Options{Kernels: compute.KernelsParallel}), "parallel-kernels"
+	case sg:
+		other, otherName = s.open(t, compute.Options{NoSubgroups: true}), "no-subgroups"
 	}
-	g2 := s.open(t, compute.Options{Kernels: other})
 	runs := []goldenRun{
 		{model: "tiny-f16", name: "all-layers", gpu: g, layers: allLayers},
 		{model: "tiny-gqa-q4_k_m", name: "all-layers", gpu: g, layers: allLayers},
@@ -62,7 +71,9 @@ func (s Suite) Golden(t *testing.T) {
 		{model: "tiny-gqa-q8_0", name: "first-layer", gpu: g, layers: firstLayer},
 		{model: "tiny-q4_k_m", name: "kv-f16", gpu: withKV{g, engine.KVF16}, layers: allLayers},
 		{model: "tiny-q8_0", name: "kv-q8_0", gpu: withKV{g, engine.KVQ8_0}, layers: allLayers},
-		{model: "tiny-gqa-q4_k_m", name: other.String() + "-kernels", gpu: g2, layers: allLayers, prompts: shortPrompts},
+	}
+	if other != nil {
+		runs = append(runs, goldenRun{model: "tiny-gqa-q4_k_m", name: otherName, gpu: other, layers: allLayers, prompts: shortPrompts})
 	}
 	covered := map[string]bool{}
 	for _, r := range runs {

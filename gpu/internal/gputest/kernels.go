@@ -41,7 +41,15 @@ var matmulConfigs = []struct {
 func (s Suite) MatMul(t *testing.T) {
 	const rows, cols = 70, 512
 	c := newCPU(t)
-	for _, cfg := range matmulConfigs {
+	configs := matmulConfigs
+	if s.subgroups(t) {
+		configs = append(configs, matmulConfigs[1])
+		configs[len(configs)-1].name, configs[len(configs)-1].opts.NoSubgroups = "parallel/no-subgroups", true
+	}
+	for _, cfg := range configs {
+		if !s.has(cfg.opts.Kernels) && cfg.opts.Kernels != compute.KernelsAuto {
+			continue
+		}
 		g := s.open(t, cfg.opts)
 		for _, typ := range weightTypes {
 			rng := rand.New(rand.NewPCG(uint64(typ), 7))
@@ -205,7 +213,7 @@ func identity(t *testing.T, typ gguf.TensorType, n int) []byte {
 // RMSNorm compares normalisation with the CPU backend, in place and
 // not, with both kernel variants.
 func (s Suite) RMSNorm(t *testing.T) {
-	for _, k := range []compute.Kernels{compute.KernelsSerial, compute.KernelsParallel} {
+	for _, k := range s.variants() {
 		t.Run(k.String(), func(t *testing.T) { testRMSNorm(t, s.open(t, compute.Options{Kernels: k})) })
 	}
 }
@@ -264,7 +272,7 @@ func (s Suite) RoPE(t *testing.T) {
 // heads and more cached positions than one tile of the parallel kernel,
 // with both kernel variants and every cache type.
 func (s Suite) Attention(t *testing.T) {
-	for _, k := range []compute.Kernels{compute.KernelsSerial, compute.KernelsParallel} {
+	for _, k := range s.variants() {
 		g := s.open(t, compute.Options{Kernels: k})
 		for _, kv := range engine.KVTypes() {
 			t.Run(fmt.Sprintf("%s/kv=%s", k, kv), func(t *testing.T) { testAttention(t, g, kv) })

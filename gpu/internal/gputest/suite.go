@@ -8,6 +8,7 @@ package gputest
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -29,6 +30,30 @@ type Suite struct {
 	// where the API has no device it skips the test (failing under
 	// CI=true).
 	Open func(tb testing.TB, opts compute.Options) Backend
+	// Kernels lists the kernel variants the backend has (nil: serial and
+	// parallel; Metal has only the parallel programs).
+	Kernels []compute.Kernels
+}
+
+// variants returns the kernel variants the backend has.
+func (s Suite) variants() []compute.Kernels {
+	if s.Kernels == nil {
+		return []compute.Kernels{compute.KernelsSerial, compute.KernelsParallel}
+	}
+	return s.Kernels
+}
+
+// has reports whether the backend has a kernel variant.
+func (s Suite) has(k compute.Kernels) bool { return slices.Contains(s.variants(), k) }
+
+// subgroups reports whether the backend's parallel kernels reduce with
+// subgroup operations, so that the tests also run them without.
+func (s Suite) subgroups(tb testing.TB) bool {
+	if !s.has(compute.KernelsParallel) {
+		return false
+	}
+	_, sg := s.open(tb, compute.Options{Kernels: compute.KernelsParallel}).Kernels()
+	return sg
 }
 
 func (s Suite) open(tb testing.TB, opts compute.Options) Backend {
