@@ -24,6 +24,12 @@ type LoadOptions struct {
 	// GPUMemoryLimit, when positive, caps the GPU memory the backend uses
 	// (bytes): beyond it the GPU is out of memory, and fewer layers go there.
 	GPUMemoryLimit int64
+	// MainThread, when not nil, runs a function on the thread that owns the
+	// window system and waits: where the OpenGL context is a hidden GLFW
+	// window's (Windows; Linux without EGL), that window is made there, as
+	// GLFW requires beside Fyne. The window app sets it (Fyne's DoAndWait)
+	// and must not load from that thread; the command line leaves it nil.
+	MainThread func(func())
 }
 
 // LoadedModel is a model file opened and prepared for inference.

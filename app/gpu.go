@@ -20,12 +20,13 @@ import (
 // count on: a hardware device of the GPU backend auto uses (Metal on
 // macOS, OpenGL elsewhere) that reports its memory. A software renderer
 // (llvmpipe) is not counted: auto never runs models on it. The GPU is
-// probed once, on first use (it creates and destroys a context).
-func newGPUProbe() func() *models.GPU {
-	return sync.OnceValue(probeGPU)
+// probed once, on first use (it creates and destroys a context, made
+// through the main-thread runner mainThread returns then, if any).
+func newGPUProbe(mainThread func() func(func())) func() *models.GPU {
+	return sync.OnceValue(func() *models.GPU { return probeGPU(mainThread()) })
 }
 
-func probeGPU() *models.GPU {
+func probeGPU(mainThread func(func())) *models.GPU {
 	if autoGPU() == BackendMetal {
 		info, err := metal.Probe()
 		if err != nil {
@@ -33,7 +34,7 @@ func probeGPU() *models.GPU {
 		}
 		return &models.GPU{Name: info.Name, Total: uint64(info.WorkingSet), Free: uint64(info.WorkingSet)}
 	}
-	info, err := gl.Probe()
+	info, err := gl.ProbeWith(gl.Options{MainThread: mainThread})
 	if err != nil || info.Software || info.TotalMemory <= 0 {
 		return nil
 	}
@@ -73,7 +74,7 @@ func openGPU(api string, opts LoadOptions) (gpuBackend, gpuDevice, error) {
 		info := b.Info()
 		return b, gpuDevice{summary: info.Summary(), free: info.WorkingSet}, nil
 	}
-	b, err := gl.New(gl.Options{MemoryLimit: opts.GPUMemoryLimit})
+	b, err := gl.New(gl.Options{MemoryLimit: opts.GPUMemoryLimit, MainThread: opts.MainThread})
 	if err != nil {
 		return nil, gpuDevice{}, err
 	}

@@ -320,7 +320,9 @@ func (p *chatPage) loadModel(path string) {
 	var c *app.Chat
 	p.w.background("Load the model", func(ctx context.Context) error {
 		var err error
-		lm, err = app.LoadModel(path, settings.LoadOptions())
+		opts := settings.LoadOptions()
+		opts.MainThread = fyne.DoAndWait // see app.LoadOptions.MainThread
+		lm, err = app.LoadModel(path, opts)
 		if err != nil {
 			return err
 		}

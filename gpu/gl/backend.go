@@ -1,4 +1,4 @@
-//go:build linux && cgo
+//go:build (linux || windows) && cgo
 
 package gl
 
@@ -29,7 +29,7 @@ type Backend struct {
 // ErrUnavailable, when no OpenGL 4.3 context exists or it lacks what the
 // backend needs.
 func New(opts Options) (*Backend, error) {
-	th, err := startThread()
+	th, err := startThread(contextOptions{kind: opts.Context, mainThread: opts.MainThread})
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +50,14 @@ func New(opts Options) (*Backend, error) {
 	return &Backend{Backend: cb, info: d.info}, nil
 }
 
-// Probe reports the GPU New would use, without keeping a context.
-func Probe() (Info, error) {
-	th, err := startThread()
+// Probe reports the GPU New would use (with the context LLAMADESK_GL_CONTEXT
+// asks for), without keeping a context.
+func Probe() (Info, error) { return ProbeWith(Options{}) }
+
+// ProbeWith is Probe with the context options of opts (Context,
+// MainThread).
+func ProbeWith(opts Options) (Info, error) {
+	th, err := startThread(contextOptions{kind: opts.Context, mainThread: opts.MainThread})
 	if err != nil {
 		return Info{}, err
 	}

@@ -91,6 +91,17 @@ type Options struct {
 	// holds: allocations beyond it fail with ErrOutOfMemory, as on a GPU
 	// with that much memory.
 	MemoryLimit int64
+	// Context is how the context is made: "egl" (Linux: headless), "glfw"
+	// (a hidden GLFW window: WGL on Windows, GLX on Linux), or "" for
+	// LLAMADESK_GL_CONTEXT's choice, else the platform's order (Linux: EGL,
+	// then GLFW; Windows: GLFW).
+	Context string
+	// MainThread, when not nil, runs a function on the thread that owns
+	// GLFW (Fyne's main thread, in the window app) and waits for it: the
+	// GLFW context's window is made and destroyed there. New must then not
+	// be called from that thread. Nil makes the window on the backend's own
+	// thread (the command line, where nothing else uses GLFW).
+	MainThread func(func())
 }
 
 func (o Options) compute() compute.Options {

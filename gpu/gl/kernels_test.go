@@ -27,11 +27,17 @@ func newBackend(tb testing.TB, opts gl.Options) *gl.Backend {
 	return b
 }
 
-// suite is the GPU test suite on OpenGL.
-var suite = gputest.Suite{Open: func(tb testing.TB, o compute.Options) gputest.Backend {
-	return newBackend(tb, gl.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups,
-		Kernels: o.Kernels, FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit})
-}}
+// suite is the GPU test suite on OpenGL, with the context
+// LLAMADESK_GL_CONTEXT asks for (EGL, unless it says glfw).
+var suite = suiteWith("")
+
+// suiteWith is the GPU test suite on OpenGL contexts of a kind.
+func suiteWith(context string) gputest.Suite {
+	return gputest.Suite{Open: func(tb testing.TB, o compute.Options) gputest.Backend {
+		return newBackend(tb, gl.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups,
+			Kernels: o.Kernels, FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit, Context: context})
+	}}
+}
 
 func TestMatMul(t *testing.T)             { suite.MatMul(t) }
 func TestActivationRounding(t *testing.T) { suite.ActivationRounding(t) }

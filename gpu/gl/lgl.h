@@ -1,9 +1,10 @@
-// lgl: the small C layer of the OpenGL compute backend. It loads libEGL at
-// run time (dlopen), creates a headless OpenGL 4.3 core context, loads the
-// handful of GL entry points the backend uses through eglGetProcAddress and
-// executes a recorded list of commands in one call. No EGL or GL headers or
-// libraries are needed at build time: the constants below are the values the
-// Khronos registry fixes.
+// lgl: the small C layer of the OpenGL compute backend. On Linux it loads
+// libEGL at run time (dlopen) and creates a headless OpenGL 4.3 core context
+// (lgl_egl.c); a hidden GLFW window's context is the other way (glfw.go).
+// It holds the handful of GL entry points the backend uses and executes a
+// recorded list of commands in one call. No EGL or GL headers or libraries
+// are needed at build time: the constants below are the values the Khronos
+// registry fixes.
 #ifndef LLAMADESK_LGL_H
 #define LLAMADESK_LGL_H
 
@@ -58,16 +59,27 @@ typedef struct {
 	int64_t size[LGL_CMD_MAXBIND];
 } lgl_cmd;
 
-typedef struct lgl_context lgl_context;
+// The GL entry points lgl calls: lgl_gl_count of them, named by
+// lgl_gl_name. lgl_set_gl installs their addresses (in that order) for the
+// calling thread, the one whose context they came from; it returns the
+// first missing name, or NULL.
+int lgl_gl_count(void);
+const char *lgl_gl_name(int i);
+const char *lgl_set_gl(void *const *procs);
 
-// lgl_create creates a headless OpenGL 4.3 core context and makes it current
-// on the calling thread. It returns NULL and writes the reasons to err when
-// no context can be created.
-lgl_context *lgl_create(char *err, int errlen);
-// lgl_destroy releases the context current on the calling thread.
-void lgl_destroy(lgl_context *c);
-// lgl_platform names the EGL platform the context was created on.
-const char *lgl_platform(lgl_context *c);
+#ifdef __linux__
+typedef struct lgl_egl lgl_egl;
+
+// lgl_egl_create creates a headless OpenGL 4.3 core context with EGL,
+// makes it current on the calling thread and installs the GL entry points
+// for it. It returns NULL and writes the reasons to err when no context
+// can be created.
+lgl_egl *lgl_egl_create(char *err, int errlen);
+// lgl_egl_destroy releases the context current on the calling thread.
+void lgl_egl_destroy(lgl_egl *c);
+// lgl_egl_platform names the EGL platform the context was created on.
+const char *lgl_egl_platform(lgl_egl *c);
+#endif
 
 const char *lgl_get_string(uint32_t name);
 const char *lgl_get_stringi(uint32_t name, uint32_t i);

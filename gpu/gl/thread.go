@@ -1,9 +1,9 @@
-//go:build linux && cgo
+//go:build (linux || windows) && cgo
 
 package gl
 
 /*
-#cgo LDFLAGS: -ldl
+#cgo linux LDFLAGS: -ldl
 #include <stdlib.h>
 #include "lgl.h"
 */
@@ -11,6 +11,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"unsafe"
@@ -27,34 +28,66 @@ type glThread struct {
 	platform string
 }
 
+// glContext is an OpenGL context current on its GL thread, with the GL
+// entry points installed for that thread (lgl_set_gl).
+type glContext interface {
+	// platform says how the context was made.
+	platform() string
+	// release destroys the context; it runs on the GL thread.
+	release()
+}
+
+// contextOptions say how to make a context.
+type contextOptions struct {
+	// kind is "egl", "glfw" or "" (the platform's order: on Linux EGL, then
+	// GLFW; on Windows GLFW).
+	kind string
+	// mainThread runs a function on the thread that owns the window system
+	// (GLFW's main thread) and waits; nil runs it on the GL thread.
+	mainThread func(func())
+}
+
 // startThread creates the context on a new locked thread.
-func startThread() (*glThread, error) {
+func startThread(o contextOptions) (*glThread, error) {
 	t := &glThread{calls: make(chan func()), stopped: make(chan struct{})}
 	errc := make(chan error, 1)
-	go t.loop(errc)
+	go t.loop(o, errc)
 	if err := <-errc; err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *glThread) loop(errc chan<- error) {
+func (t *glThread) loop(o contextOptions, errc chan<- error) {
 	// The thread is never unlocked: when this goroutine ends, Go ends the
 	// thread too, with whatever the driver left on it.
 	runtime.LockOSThread()
 	defer close(t.stopped)
-	var msg [4096]C.char
-	ctx := C.lgl_create(&msg[0], C.int(len(msg)))
-	if ctx == nil {
-		errc <- fmt.Errorf("%w: %s", ErrUnavailable, strings.TrimRight(C.GoString(&msg[0]), "; "))
+	ctx, err := makeContext(o)
+	if err != nil {
+		errc <- fmt.Errorf("%w: %w", ErrUnavailable, err)
 		return
 	}
-	t.platform = C.GoString(C.lgl_platform(ctx))
+	t.platform = ctx.platform()
 	errc <- nil
 	for f := range t.calls {
 		f()
 	}
-	C.lgl_destroy(ctx)
+	ctx.release()
+}
+
+// contextKind is the kind of context asked for: o's, else
+// LLAMADESK_GL_CONTEXT's ("egl" or "glfw"), else "" (the platform's order).
+func contextKind(o contextOptions) (string, error) {
+	kind := o.kind
+	if kind == "" {
+		kind = os.Getenv("LLAMADESK_GL_CONTEXT")
+	}
+	switch kind {
+	case "", "egl", "glfw":
+		return kind, nil
+	}
+	return "", fmt.Errorf("LLAMADESK_GL_CONTEXT=%q: want egl or glfw", kind)
 }
 
 // do runs f on the GL thread and waits for it. A panic in f is raised again

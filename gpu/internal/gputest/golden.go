@@ -132,3 +132,13 @@ type withKV struct {
 func (b withKV) AllocKV(capacity, kvDim int, _ engine.KVType) (engine.KVCache, error) {
 	return b.Backend.AllocKV(capacity, kvDim, b.kv)
 }
+
+// GoldenModel runs the golden checks of one model with all its layers on
+// a backend made with opts: for the other ways a backend can be made (an
+// OpenGL context through GLFW rather than EGL).
+func (s Suite) GoldenModel(t *testing.T, opts compute.Options, model string, prompts []string) {
+	if !slices.Contains(goldentest.Models(t), model) {
+		t.Fatalf("the test data has no model %s", model)
+	}
+	checkGolden(t, goldenRun{model: model, name: "all-layers", gpu: s.open(t, opts), layers: allLayers, prompts: prompts})
+}
