@@ -74,7 +74,7 @@ func glfwContext(main func(func())) (glContext, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GLFW: no OpenGL 4.3 core context: %w", err)
 	}
-	c := &glfwCtx{win: win, main: main, desc: "GLFW " + strings.Fields(glfw.GetVersionString()+" ?")[0] + " hidden window"}
+	c := &glfwCtx{win: win, main: main, desc: "GLFW " + strings.Fields(glfw.GetVersionString() + " ?")[0] + " hidden window"}
 	err = guard(func() error {
 		win.MakeContextCurrent()
 		n := int(C.lgl_gl_count())
