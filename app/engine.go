@@ -3,14 +3,12 @@ package app
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/cpu"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/tokenizer"
-	"github.com/llamadesk/llamadesk/gpu/gl"
 	"github.com/llamadesk/llamadesk/models"
 )
 
@@ -18,7 +16,8 @@ import (
 type LoadOptions struct {
 	// Threads is the number of CPU worker threads (0: one per physical core).
 	Threads int
-	// Backend is "auto", "cpu" or a GPU backend's name ("gl"); "" means "auto".
+	// Backend is "auto", "cpu" or a GPU backend's name ("gl", "metal"); ""
+	// means "auto".
 	Backend string
 	// GPULayers is how many layers go to the GPU: -1 (or unset with auto) means
 	// as many as fit, 0 none.
@@ -29,6 +28,15 @@ type LoadOptions struct {
 	Context int
 	// KVType is the KV cache's element type (the zero value is f16).
 	KVType engine.KVType
+	// GPUMemoryLimit, when positive, caps the GPU memory the backend uses
+	// (bytes): beyond it the GPU is out of memory, and fewer layers go there.
+	GPUMemoryLimit int64
+	// MainThread, when not nil, runs a function on the thread that owns the
+	// window system and waits: where the OpenGL context is a hidden GLFW
+	// window's (Windows; Linux without EGL), that window is made there, as
+	// GLFW requires beside Fyne. The window app sets it (Fyne's DoAndWait)
+	// and must not load from that thread; the command line leaves it nil.
+	MainThread func(func())
 }
 
 // LoadedModel is a model file opened and prepared for inference.
@@ -68,16 +76,7 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
-	lm.Model, err = engine.Load(f, placement)
-	if err != nil && placement.GPU != nil && opts.Backend != "gl" {
-		// auto: the GPU refused the weights (out of memory, a driver
-		// limit); the CPU can still run the model.
-		lm.BackendNote = fmt.Sprintf("cpu (%d threads): loading on the GPU failed (%v)", placement.CPU.(*cpu.Backend).Threads(), err)
-		lm.backends = slices.DeleteFunc(lm.backends, func(b engine.Backend) bool { return b == placement.GPU })
-		placement.GPU.Close()
-		placement = engine.Placement{CPU: placement.CPU}
-		lm.Model, err = engine.Load(f, placement)
-	}
+	lm.Model, err = lm.loadPlaced(placement, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
@@ -85,12 +84,12 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	return lm, nil
 }
 
-// chooseBackends creates the backends the options ask for. "gl" puts
-// layers on the OpenGL backend or fails; "auto" (or "") does the same when
-// a hardware GPU is there and the model's layers fit, and otherwise runs on
-// the CPU with the reason in BackendNote. GPULayers -1 places as many
-// layers as fit in free GPU memory (all when the driver does not report
-// it), N the first N.
+// chooseBackends creates the backends the options ask for. "gl" and
+// "metal" put layers on that GPU backend or fail; "auto" (or "") does the
+// same on Metal (macOS) or OpenGL (elsewhere) when a hardware GPU is there
+// and the model's layers fit, and otherwise runs on the CPU with the
+// reason in BackendNote. GPULayers -1 places as many layers as fit in free
+// GPU memory (all when the driver does not report it), N the first N.
 func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error) {
 	c := cpu.New(opts.Threads)
 	lm.backends = append(lm.backends, c)
@@ -105,30 +104,33 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 		if layers == 0 {
 			layers = -1 // unset: as many as fit
 		}
-	case "auto", "gl":
+	case BackendAuto, BackendGL, BackendMetal:
 	default:
-		return engine.Placement{}, fmt.Errorf("unknown backend %q (want auto, cpu or gl)", opts.Backend)
+		return engine.Placement{}, fmt.Errorf("unknown backend %q (want %s)", opts.Backend, strings.Join(Backends(), ", "))
 	}
-	explicit := opts.Backend == "gl"
+	explicit := opts.Backend == BackendGL || opts.Backend == BackendMetal
+	api := opts.Backend
+	if !explicit {
+		api = autoGPU()
+	}
 	if layers == 0 {
 		if explicit {
-			return engine.Placement{}, errors.New("--backend gl with --gpu-layers 0 puts no layer on the GPU; use --backend cpu")
+			return engine.Placement{}, fmt.Errorf("--backend %s with --gpu-layers 0 puts no layer on the GPU; use --backend cpu", api)
 		}
 		lm.BackendNote = cpuNote + ": --gpu-layers 0 keeps every layer off the GPU"
 		return onCPU, nil
 	}
-	g, err := gl.New(gl.Options{})
+	g, dev, err := openGPU(api, opts)
 	if err != nil {
 		if explicit {
-			return engine.Placement{}, fmt.Errorf("gpu backend: %w", err)
+			return engine.Placement{}, fmt.Errorf("%s backend: %w", api, err)
 		}
 		lm.BackendNote = fmt.Sprintf("%s: no usable GPU (%v)", cpuNote, err)
 		return onCPU, nil
 	}
-	info := g.Info()
-	if info.Software && !explicit {
+	if dev.software && !explicit {
 		g.Close()
-		lm.BackendNote = fmt.Sprintf("%s: the only OpenGL device is %s, a software renderer slower than the CPU backend", cpuNote, info.Renderer)
+		lm.BackendNote = fmt.Sprintf("%s: the only GPU device is %s, a software renderer slower than the CPU backend", cpuNote, dev.summary)
 		return onCPU, nil
 	}
 	cfg, err := engine.ConfigFromGGUF(lm.File)
@@ -139,27 +141,21 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 	fitNote := ""
 	if layers < 0 {
 		layers = cfg.Layers
-		if info.FreeMemory > 0 {
-			layers, fitNote = gpuLayersThatFit(lm.File, cfg, info.FreeMemory, engine.StateOptions{Context: opts.Context, KVType: opts.KVType})
+		if dev.free > 0 {
+			layers, fitNote = gpuLayersThatFit(lm.File, cfg, dev.free, engine.StateOptions{Context: opts.Context, KVType: opts.KVType})
 		}
 	}
 	layers = min(layers, cfg.Layers)
 	if layers == 0 {
 		g.Close()
 		if explicit {
-			return engine.Placement{}, fmt.Errorf("gpu backend %s: %s", info.Renderer, fitNote)
+			return engine.Placement{}, fmt.Errorf("%s backend %s: %s", api, dev.summary, fitNote)
 		}
 		lm.BackendNote = fmt.Sprintf("%s: %s", cpuNote, fitNote)
 		return onCPU, nil
 	}
 	lm.backends = append(lm.backends, g)
-	lm.BackendNote = fmt.Sprintf("gl: %s; %d of %d layers on the GPU", info.Summary(), layers, cfg.Layers)
-	if layers < cfg.Layers {
-		lm.BackendNote += fmt.Sprintf(", the rest on the %s", cpuNote)
-		if fitNote != "" {
-			lm.BackendNote += " (" + fitNote + ")"
-		}
-	}
+	lm.BackendNote = gpuNote(api, dev, layers, cfg.Layers, cpuNote, fitNote)
 	return engine.Placement{CPU: c, GPU: g, GPULayers: layers}, nil
 }
 

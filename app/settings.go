@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/metal"
 )
 
 // Settings are the person's choices that outlive a session: where models
@@ -24,7 +25,8 @@ type Settings struct {
 	ModelsDir string
 	// Threads is the number of CPU worker threads; 0 means one per physical core.
 	Threads int
-	// Backend is "auto", "cpu", "gl" or "metal" (macOS only).
+	// Backend is one of Backends(): "auto", "cpu", "gl" (Linux, Windows) or
+	// "metal" (macOS).
 	Backend string
 	// GPULayers is how many layers go to the GPU: -1 as many as fit, 0 none.
 	GPULayers int
@@ -78,11 +80,16 @@ func DefaultSettings() Settings {
 	}
 }
 
-// Backends returns the backends this build can offer, for a settings page:
-// auto, cpu and gl everywhere, metal on macOS.
+// Backends returns the backends this build has, for a settings page and
+// for validation: auto and cpu always, gl where the OpenGL backend is
+// built (Linux and Windows with cgo), metal where the Metal one is (macOS
+// with cgo).
 func Backends() []string {
-	out := []string{BackendAuto, BackendCPU, BackendGL}
-	if runtime.GOOS == "darwin" {
+	out := []string{BackendAuto, BackendCPU}
+	if gl.Built {
+		out = append(out, BackendGL)
+	}
+	if metal.Built {
 		out = append(out, BackendMetal)
 	}
 	return out

@@ -175,10 +175,19 @@ func Check(t *testing.T, name string, newState NewState) {
 // cache moves logits by up to about 0.35 (measured: f16 and q8_0 caches
 // against float32), so margins up to 0.2 flip.
 func CheckKV(t *testing.T, name string, kv engine.KVType, newState NewState) {
+	CheckPrompts(t, name, kv, nil, newState)
+}
+
+// CheckPrompts is CheckKV for the named prompt files of the model's golden
+// file only (every prompt when prompts is empty).
+func CheckPrompts(t *testing.T, name string, kv engine.KVType, prompts []string, newState NewState) {
 	f, tok := OpenModel(t, name)
 	g := Load(t, name)
 	ctx := context.Background()
 	for _, c := range g.Cases {
+		if len(prompts) > 0 && !slices.Contains(prompts, c.PromptFile) {
+			continue
+		}
 		t.Run(c.PromptFile, func(t *testing.T) {
 			text := Prompt(t, c.PromptFile)
 			if text != c.Text {
