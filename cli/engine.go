@@ -23,8 +23,8 @@ type modelFlags struct {
 	gpuLayers int
 	// env, when set, lets --model name a catalog model or a file of the
 	// models folder (see modelPath).
-	env *Env
-	kvType    string
+	env    *Env
+	kvType string
 	// context is the context size the command will use (0: the model's),
 	// for the GPU placement; commands with a --ctx flag set it.
 	context int
