@@ -92,6 +92,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	f.modelFlags.context = f.ctxLen
 	r, err := chatResponder(a, &f) // a local model, or remote:NAME/MODEL
 	if err != nil {
 		return err

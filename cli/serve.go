@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/server"
 )
 
@@ -38,6 +39,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	threads := fs.Int("threads", 0, "CPU threads (0: one per physical core)")
 	backend := fs.String("backend", "auto", "compute backend: auto, cpu or gl")
 	gpuLayers := fs.Int("gpu-layers", -1, "layers to run on the GPU (-1: as many as fit)")
+	kvType := fs.String("kv-type", "f16", "KV cache `type`: f16, q8_0 or f32")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -53,6 +55,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	case "auto", "cpu", "gl":
 	default:
 		return usageError("--backend %q: want auto, cpu or gl", *backend)
+	}
+	if *threads < 0 || *threads > maxThreads {
+		return usageError("--threads %d: want 1 to %d (0: one per physical core)", *threads, maxThreads)
+	}
+	kv, err := engine.ParseKVType(*kvType)
+	if err != nil {
+		return usageError("--kv-type: %v", err)
 	}
 	var key string
 	if *keyFile != "" {
@@ -76,7 +85,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	cfg := server.Config{
 		Catalog: svc.Catalog, Library: svc.Library, Model: *model,
-		Load:        app.LoadOptions{Threads: *threads, Backend: *backend, GPULayers: *gpuLayers},
+		Load:        app.LoadOptions{Threads: *threads, Backend: *backend, GPULayers: *gpuLayers, Context: *ctxLen, KVType: kv},
 		ContextSize: *ctxLen, MaxLoaded: *maxLoaded, KeepAlive: *keepAlive, APIKey: key, AllowedOrigins: origins,
 		MaxConnections: *maxConns, MaxQueue: *maxQueue,
 	}

@@ -178,7 +178,7 @@ func reference(t *testing.T, conv chat.Conversation, opts session.Options) *sess
 		t.Fatal(err)
 	}
 	defer lm.Close()
-	sess, err := session.New(lm.Model, lm.Tokenizer, chat.DetectNamed(lm.File, lm.Path), testCtx)
+	sess, err := session.NewWith(lm.Model, lm.Tokenizer, chat.DetectNamed(lm.File, lm.Path), lm.StateOptions(testCtx))
 	if err != nil {
 		t.Fatal(err)
 	}

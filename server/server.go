@@ -129,6 +129,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = app.Version
 	}
+	if cfg.Load.Context == 0 {
+		cfg.Load.Context = cfg.ContextSize // the GPU placement counts the KV cache at this size
+	}
 	if cfg.loadModel == nil {
 		cfg.loadModel = app.LoadModel
 	}

@@ -308,7 +308,9 @@ func (p *chatPage) loadModel(path string) {
 	settings := p.w.settings
 	var r *app.LocalResponder
 	p.w.background("Load the model", func(ctx context.Context) error {
-		lm, err := app.LoadModel(path, settings.LoadOptions())
+		opts := settings.LoadOptions()
+		opts.MainThread = fyne.DoAndWait // see app.LoadOptions.MainThread
+		lm, err := app.LoadModel(path, opts)
 		if err != nil {
 			return err
 		}

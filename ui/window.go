@@ -107,6 +107,7 @@ type Window struct {
 // `llamadesk` without arguments does.
 func Run(a *app.App) error {
 	fa := fyneapp.NewWithID(AppID)
+	a.MainThread = fyne.DoAndWait // GPU contexts through GLFW make their windows there
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG()))
 	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv)})
 	if err != nil {
