@@ -1,0 +1,210 @@
+package ui
+
+import (
+	"context"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// reloadPersonas refreshes the persona picker.
+func (p *chatPage) reloadPersonas() {
+	p.w.loadPersonas(func(list []history.Persona) {
+		p.personas = map[string]history.Persona{}
+		names := []string{noPersona}
+		for _, ps := range list {
+			p.personas[ps.Name] = ps
+			names = append(names, ps.Name)
+		}
+		p.personaSel.Options = names
+		p.showPersona()
+	})
+}
+
+// showPersona sets the picker to the conversation's persona (or the draft's).
+func (p *chatPage) showPersona() {
+	name := p.draftPersona
+	if p.convID != "" {
+		name = p.conv.Persona
+	}
+	if name == "" {
+		name = noPersona
+	}
+	p.suppressPick = true
+	p.personaSel.SetSelected(name)
+	p.suppressPick = false
+	p.updateEmptyState()
+}
+
+// pickPersona applies a persona: to the new chat being started, or, when
+// a conversation with messages is open, by starting a new chat with it
+// (a conversation keeps the system prompt it began with).
+func (p *chatPage) pickPersona(name string) {
+	if p.convID != "" || len(p.views) > 0 {
+		p.newDraft(name)
+		return
+	}
+	p.draftPersona = name
+	p.draftSampling = history.Sampling{}
+	p.updateEmptyState()
+}
+
+// newDraft shows a new chat, saved when its first message is sent.
+func (p *chatPage) newDraft(persona string) {
+	p.openSeq++
+	p.draftID++
+	p.convID = ""
+	p.conv = history.Conversation{}
+	p.draftPersona = persona
+	p.draftSampling = history.Sampling{}
+	p.views = nil
+	p.bannerC.Hide()
+	p.showPersona()
+	p.rebuildList(true)
+	p.sidebar.markCurrent()
+	p.focusInput()
+}
+
+// openConversation shows a saved conversation.
+func (p *chatPage) openConversation(id string) {
+	if id == p.convID {
+		return
+	}
+	p.openSeq++
+	seq := p.openSeq
+	var th history.Thread
+	p.w.background("Open the conversation", func(ctx context.Context) error {
+		var err error
+		th, err = p.w.chatService().Open(ctx, id)
+		return err
+	}, func(err error) {
+		if err != nil || seq != p.openSeq {
+			return
+		}
+		p.showThread(th, true)
+		p.bannerC.Hide()
+		p.sidebar.markCurrent()
+		p.focusInput()
+	})
+}
+
+// reloadThread shows the open conversation again from the database.
+func (p *chatPage) reloadThread() {
+	if p.convID == "" {
+		return
+	}
+	id := p.convID
+	p.openSeq++
+	seq := p.openSeq
+	var th history.Thread
+	p.w.background("Reload the conversation", func(ctx context.Context) error {
+		var err error
+		th, err = p.w.chatService().Open(ctx, id)
+		return err
+	}, func(err error) {
+		if err == nil && seq == p.openSeq && p.convID == id {
+			p.showThread(th, p.atBottom())
+		}
+	})
+}
+
+// showThread shows a conversation's active path.
+func (p *chatPage) showThread(th history.Thread, toBottom bool) {
+	p.convID = th.Conversation.ID
+	p.conv = th.Conversation
+	old := map[int64]msgView{}
+	for _, v := range p.views {
+		old[v.id] = v
+	}
+	p.views = p.views[:0]
+	act, active := p.w.chatService().Activity(th.Conversation.ID)
+	for _, m := range th.Messages {
+		v := msgView{id: m.ID, role: m.Role, content: m.Content, status: m.Status, errText: m.Error,
+			stats: m.Stats, version: m.Version, versions: m.Versions, note: p.notes[m.ID]}
+		v.streaming = active && m.ID == act.MessageID
+		if v.streaming {
+			v.content = act.Text
+		}
+		if o, ok := old[v.id]; ok && o.content == v.content && o.status == v.status && o.versions == v.versions &&
+			o.note == v.note && o.streaming == v.streaming {
+			v.height, v.heightWidth = o.height, o.heightWidth
+		}
+		p.views = append(p.views, v)
+	}
+	p.showPersona()
+	p.rebuildList(toBottom)
+	p.setBusy(active)
+}
+
+// editSampling edits the sampling settings of the conversation (or of the
+// new chat before it starts).
+func (p *chatPage) editSampling() {
+	current := p.draftSampling
+	if p.convID != "" {
+		current = p.conv.Sampling
+	} else if ps, ok := p.personas[p.draftPersona]; ok {
+		current = ps.Sampling.Overlay(p.draftSampling)
+	}
+	form := newSamplingForm(current)
+	d := dialog.NewForm("Sampling settings", "Save", "Cancel", form.items(), func(ok bool) {
+		if !ok {
+			return
+		}
+		s, err := form.sampling(current)
+		if err != nil {
+			p.w.showError("Sampling settings", err)
+			return
+		}
+		if p.convID == "" {
+			p.draftSampling = s
+			return
+		}
+		conv := p.conv
+		p.w.background("Save the sampling settings", func(ctx context.Context) error {
+			return p.w.chatService().SetSampling(ctx, conv.ID, s)
+		}, func(err error) {
+			if err == nil && p.convID == conv.ID {
+				p.conv.Sampling = s
+			}
+		})
+	}, p.w.win)
+	d.Resize(fyne.NewSize(460, 420))
+	d.Show()
+}
+
+// setPinned pins or unpins a conversation.
+func (p *chatPage) setPinned(id string, pinned bool) {
+	p.w.background("Pin the conversation", func(ctx context.Context) error {
+		return p.w.chatService().SetPinned(ctx, id, pinned)
+	}, nil)
+}
+
+// rename asks for a conversation's title.
+func (p *chatPage) rename(c history.Conversation) {
+	entry := widget.NewEntry()
+	entry.SetText(c.Title)
+	dialog.ShowForm("Rename conversation", "Rename", "Cancel",
+		[]*widget.FormItem{widget.NewFormItem("Title", entry)}, func(ok bool) {
+			if !ok {
+				return
+			}
+			title := entry.Text
+			p.w.background("Rename the conversation", func(ctx context.Context) error {
+				return p.w.chatService().Rename(ctx, c.ID, title)
+			}, nil)
+		}, p.w.win)
+}
+
+// deleteConversation deletes a conversation (after the menu's confirmation).
+func (p *chatPage) deleteConversation(id string) {
+	p.w.background("Delete the conversation", func(ctx context.Context) error {
+		return p.w.chatService().Delete(ctx, id)
+	}, func(err error) {
+		if err == nil && p.convID == id {
+			p.newDraft(p.draftPersona)
+		}
+	})
+}
