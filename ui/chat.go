@@ -41,7 +41,7 @@ type chatPage struct {
 	personas     map[string]history.Persona
 	suppressPick bool
 	samplingBtn  *widget.Button
-	exportBtn    *widget.Button
+	exportBtn    *tipButton
 
 	// The conversation shown: convID is "" for a new chat not saved yet
 	// (draftID tells drafts apart), with the persona and sampling it will
@@ -55,6 +55,9 @@ type chatPage struct {
 	openSeq       int
 	// notes keeps the dropped-turns notice of replies made in this session.
 	notes map[int64]string
+	// md holds the replies' parsed Markdown (parsed off the UI goroutine
+	// when a conversation opens).
+	md *mdCache
 
 	// The message list: rebuilt (a fresh List, whose row heights can be
 	// set cheaply before it is drawn) when a conversation opens or the
@@ -72,7 +75,7 @@ type chatPage struct {
 	sendBtn *widget.Button
 	stopBtn *widget.Button
 	banner  *widget.Label
-	bannerX *widget.Button
+	bannerX *tipButton
 	bannerC *fyne.Container
 
 	// startingDraft is the draft (draftID) whose first message is being
@@ -83,11 +86,11 @@ type chatPage struct {
 }
 
 func newChatPage(w *Window) *chatPage {
-	p := &chatPage{w: w, modelPaths: map[string]string{}, localCount: -1, notes: map[int64]string{},
+	p := &chatPage{w: w, modelPaths: map[string]string{}, localCount: -1, notes: map[int64]string{}, md: newMDCache(),
 		personas: map[string]history.Persona{}, draftPersona: w.settings.DefaultPersona}
 	p.sidebar = newSidebar(p)
 	p.measurer = newMessageRow(rowActions{copy: func(string) {}, edit: func(msgView) {}, regenerate: func(msgView) {},
-		switchTo: func(msgView, int) {}})
+		switchTo: func(msgView, int) {}, md: p.md})
 
 	p.modelSelect = widget.NewSelect(nil, func(label string) {
 		if p.suppressPick {
@@ -111,7 +114,7 @@ func newChatPage(w *Window) *chatPage {
 		p.pickPersona(name)
 	})
 	p.samplingBtn = widget.NewButtonWithIcon("Sampling", theme.SettingsIcon(), p.editSampling)
-	p.exportBtn = widget.NewButtonWithIcon("", theme.DocumentSaveIcon(), p.exportCurrent)
+	p.exportBtn = iconButton(theme.DocumentSaveIcon(), "Export this conversation (Ctrl+E)", p.exportCurrent)
 	modelBox := container.NewBorder(nil, nil, widget.NewLabel("Model"), nil,
 		container.NewStack(p.modelSelect))
 	top := container.NewBorder(nil, container.NewStack(p.loadBar), nil,
@@ -139,8 +142,7 @@ func newChatPage(w *Window) *chatPage {
 	p.banner = widget.NewLabel("")
 	p.banner.Wrapping = fyne.TextWrapWord
 	p.banner.Importance = widget.WarningImportance
-	p.bannerX = widget.NewButtonWithIcon("", theme.CancelIcon(), func() { p.bannerC.Hide() })
-	p.bannerX.Importance = widget.LowImportance
+	p.bannerX = iconButton(theme.CancelIcon(), "Dismiss", func() { p.bannerC.Hide() })
 	p.bannerC = container.NewBorder(nil, nil, nil, p.bannerX, p.banner)
 	p.bannerC.Hide()
 	p.status = widget.NewLabel("No model loaded")

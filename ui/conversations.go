@@ -79,6 +79,7 @@ func (p *chatPage) openConversation(id string) {
 	p.w.background("Open the conversation", func(ctx context.Context) error {
 		var err error
 		th, err = p.w.chatService().Open(ctx, id)
+		p.parseReplies(th)
 		return err
 	}, func(err error) {
 		if err != nil || seq != p.openSeq {
@@ -103,6 +104,7 @@ func (p *chatPage) reloadThread() {
 	p.w.background("Reload the conversation", func(ctx context.Context) error {
 		var err error
 		th, err = p.w.chatService().Open(ctx, id)
+		p.parseReplies(th)
 		return err
 	}, func(err error) {
 		if err == nil && seq == p.openSeq && p.convID == id {
@@ -207,4 +209,14 @@ func (p *chatPage) deleteConversation(id string) {
 			p.newDraft(p.draftPersona)
 		}
 	})
+}
+
+// parseReplies parses the Markdown of a thread's replies into the cache
+// (off the UI goroutine: the UI then only lays them out).
+func (p *chatPage) parseReplies(th history.Thread) {
+	for _, m := range th.Messages {
+		if m.Role == history.RoleAssistant && m.Status != history.StatusStreaming {
+			p.md.blocks(m.ID, m.Content)
+		}
+	}
 }

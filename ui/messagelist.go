@@ -15,6 +15,8 @@ func (p *chatPage) rowActions() rowActions {
 		edit:       p.editMessage,
 		regenerate: p.regenerate,
 		switchTo:   p.switchVersion,
+		resume:     p.continueReply,
+		md:         p.md,
 	}
 }
 

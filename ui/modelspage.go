@@ -56,7 +56,8 @@ func newModelsPage(w *Window) *modelsPage {
 		}
 		w.showInFolder(dir)
 	})
-	refresh := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), m.reload)
+	refresh := iconButton(theme.ViewRefreshIcon(), "Look for models again", m.reload)
+	refresh.Importance = widget.MediumImportance
 
 	m.localList = widget.NewList(
 		func() int { return m.localLen() },
@@ -357,8 +358,9 @@ func newLocalRow(m *modelsPage) *localRow {
 	r.detail.Truncation = fyne.TextTruncateEllipsis
 	r.fit = widget.NewLabel("")
 	r.use = widget.NewButtonWithIcon("Use in chat", theme.MailComposeIcon(), func() { m.useModel(r.entry) })
-	show := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() { m.w.showInFolder(r.entry.Path) })
-	del := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { m.deleteModel(r.entry) })
+	show := iconButton(theme.FolderOpenIcon(), "Show the file in its folder", func() { m.w.showInFolder(r.entry.Path) })
+	show.Importance = widget.MediumImportance
+	del := iconButton(theme.DeleteIcon(), "Delete this model…", func() { m.deleteModel(r.entry) })
 	del.Importance = widget.DangerImportance
 	r.root = container.NewBorder(nil, nil, nil, container.NewHBox(r.fit, r.use, show, del),
 		container.New(&tightVBox{}, r.title, r.detail))

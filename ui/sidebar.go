@@ -214,7 +214,7 @@ type sidebarRow struct {
 	title   *widget.Label
 	detail  *widget.Label
 	pin     *widget.Icon
-	menu    *widget.Button
+	menu    *tipButton
 	root    *fyne.Container
 }
 
@@ -229,8 +229,7 @@ func newSidebarRow(s *sidebar) *sidebarRow {
 	r.detail.SizeName = theme.SizeNameCaptionText
 	r.detail.Truncation = fyne.TextTruncateEllipsis
 	r.pin = widget.NewIcon(theme.NewThemedResource(pinIcon))
-	r.menu = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), func() { r.showMenu() })
-	r.menu.Importance = widget.LowImportance
+	r.menu = iconButton(theme.MoreVerticalIcon(), "Pin, rename, export or delete", func() { r.showMenu() })
 	text := container.New(&tightVBox{}, r.title, r.detail)
 	r.root = container.NewStack(
 		container.NewBorder(nil, nil, r.heading, nil),

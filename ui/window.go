@@ -97,6 +97,8 @@ type Window struct {
 	personasPage *personasPage
 	settingsPage *settingsPage
 	downloads    *downloads
+	// tips draws the tooltips of icon-only buttons over the content.
+	tips *tipHost
 
 	// lastFileDialog is the last Fyne file dialog shown (the fallback when
 	// no native dialog is available), for tests.
@@ -168,7 +170,9 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 			w.chat.focusInput()
 		}
 	}
-	w.win.SetContent(w.tabs)
+	content, tips := withTips(w.tabs)
+	w.tips = tips
+	w.win.SetContent(content)
 	w.win.SetMainMenu(w.mainMenu())
 	w.addShortcuts()
 	w.win.SetCloseIntercept(func() {
