@@ -61,7 +61,7 @@ const (
 
 // mdSpan is a run of text in one style.
 type mdSpan struct {
-	text                         string
+	text                       string
 	bold, italic, code, struck bool
 	// link is the address of a link ("" for none).
 	link string

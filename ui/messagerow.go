@@ -55,19 +55,19 @@ type messageRow struct {
 	actions rowActions
 	view    msgView
 
-	bg       *canvas.Rectangle
-	who      *widget.Label
-	version  *widget.Label
+	bg        *canvas.Rectangle
+	who       *widget.Label
+	version   *widget.Label
 	prev      *tipButton
 	next      *tipButton
 	copyBtn   *tipButton
 	editBtn   *tipButton
 	regenBtn  *tipButton
 	resumeBtn *widget.Button
-	buttons  *fyne.Container
-	userText *widget.RichText
-	footer   *widget.Label
-	notice   *widget.Label
+	buttons   *fyne.Container
+	userText  *widget.RichText
+	footer    *widget.Label
+	notice    *widget.Label
 
 	// md draws the reply's Markdown, keeping the widgets of unchanged
 	// blocks (all but the last while a reply streams).
@@ -378,10 +378,10 @@ func (m *messageRowRenderer) Refresh() {
 type codeView struct {
 	root   *fyne.Container
 	scroll *container.Scroll
-	bg   *canvas.Rectangle
-	lang *widget.Label
-	text *widget.RichText
-	code string
+	bg     *canvas.Rectangle
+	lang   *widget.Label
+	text   *widget.RichText
+	code   string
 }
 
 func newCodeView(copyText func(string)) *codeView {
