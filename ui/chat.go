@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -32,7 +33,17 @@ type chatPage struct {
 	modelPaths  map[string]string // picker label → file path
 	localCount  int               // local models found by the last scan (-1 before it)
 	loadBar     *widget.ProgressBarInfinite
-	loadSeq     int
+	loadLabel   *widget.Label
+	loadBox     *fyne.Container
+	// sideBtn shows or hides the conversations; sideLayout places them.
+	sideBtn    *tipButton
+	sideLayout *sideLayout
+	// count shows the draft's size against the room in the context.
+	count *widget.Label
+	// countSeq numbers the draft checks, so that only the newest is shown.
+	countSeq   int
+	countTimer *time.Timer
+	loadSeq    int
 	// model is the responder this page gave the chat service (nil before
 	// the first model loads); the service owns and closes it.
 	model        *app.LocalResponder
@@ -40,7 +51,7 @@ type chatPage struct {
 	personaSel   *widget.Select
 	personas     map[string]history.Persona
 	suppressPick bool
-	samplingBtn  *widget.Button
+	samplingBtn  *tipButton
 	exportBtn    *tipButton
 
 	// The conversation shown: convID is "" for a new chat not saved yet
@@ -78,6 +89,8 @@ type chatPage struct {
 	bannerX *tipButton
 	bannerC *fyne.Container
 
+	// renameDialog is the last rename dialog shown (for tests).
+	renameDialog *dialog.FormDialog
 	// startingDraft is the draft (draftID) whose first message is being
 	// sent, until its conversation exists (0 for none).
 	startingDraft int
@@ -102,8 +115,11 @@ func newChatPage(w *Window) *chatPage {
 	})
 	p.modelSelect.PlaceHolder = "Choose a model"
 	p.loadBar = widget.NewProgressBarInfinite()
-	p.loadBar.Hide()
 	p.loadBar.Stop()
+	p.loadLabel = widget.NewLabel("")
+	p.loadLabel.SizeName = theme.SizeNameCaptionText
+	p.loadBox = container.NewBorder(nil, nil, p.loadLabel, nil, p.loadBar)
+	p.loadBox.Hide()
 	p.personaSel = widget.NewSelect([]string{noPersona}, func(name string) {
 		if p.suppressPick {
 			return
@@ -113,13 +129,13 @@ func newChatPage(w *Window) *chatPage {
 		}
 		p.pickPersona(name)
 	})
-	p.samplingBtn = widget.NewButtonWithIcon("Sampling", theme.SettingsIcon(), p.editSampling)
+	p.samplingBtn = newTipButton(widget.NewButtonWithIcon("Sampling", theme.SettingsIcon(), p.editSampling),
+		"Temperature, seed, stop strings and more for this conversation")
 	p.exportBtn = iconButton(theme.DocumentSaveIcon(), "Export this conversation (Ctrl+E)", p.exportCurrent)
-	modelBox := container.NewBorder(nil, nil, widget.NewLabel("Model"), nil,
-		container.NewStack(p.modelSelect))
-	top := container.NewBorder(nil, container.NewStack(p.loadBar), nil,
-		container.NewHBox(widget.NewLabel("Persona"), fixedWidth(p.personaSel, 210), p.samplingBtn, p.exportBtn),
-		modelBox)
+	p.sideBtn = iconButton(theme.MenuIcon(), "Show or hide the conversations", p.toggleSidebar)
+	top := container.NewBorder(nil, p.loadBox, p.sideBtn,
+		container.NewHBox(widget.NewLabel("Persona"), fixedWidth(p.personaSel, 170), p.samplingBtn, p.exportBtn),
+		p.modelSelect)
 
 	p.holder = container.New(&widthWatch{onChange: p.widthChanged})
 	p.welcome = p.makeWelcome()
@@ -149,14 +165,19 @@ func newChatPage(w *Window) *chatPage {
 	p.status.SizeName = theme.SizeNameCaptionText
 	p.status.Importance = widget.LowImportance
 	p.status.Truncation = fyne.TextTruncateEllipsis
+	p.count = widget.NewLabel("")
+	p.count.SizeName = theme.SizeNameCaptionText
+	p.count.Importance = widget.LowImportance
+	p.entry.OnChanged = func(string) { p.draftChanged() }
 	buttons := container.NewVBox(p.sendBtn, p.stopBtn)
 	input := container.NewVBox(p.bannerC,
-		container.NewBorder(nil, nil, nil, container.NewCenter(buttons), p.entry), p.status)
+		container.NewBorder(nil, nil, nil, container.NewCenter(buttons), p.entry),
+		container.NewBorder(nil, nil, nil, p.count, p.status))
 
-	main := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), input, nil, nil, center)
-	split := container.NewHSplit(p.sidebar.content, main)
-	split.Offset = 0.24
-	p.content = split
+	main := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.New(&capWidth{max: maxColumn}, input),
+		nil, nil, center)
+	p.sideLayout = &sideLayout{width: sidebarWidth, page: p}
+	p.content = container.New(p.sideLayout, p.sidebar.content, widget.NewSeparator(), main)
 	return p
 }
 
@@ -227,7 +248,7 @@ func (p *chatPage) updateEmptyState() {
 	switch {
 	case p.localCount < 0:
 		b.WriteString("Looking for models…")
-	case p.model == nil && p.loadBar.Visible():
+	case p.model == nil && p.loadBox.Visible():
 		b.WriteString("Loading the model…")
 	case p.model == nil:
 		b.WriteString("Choose a model at the top to start chatting.")

@@ -69,8 +69,12 @@ func (p *chatPage) newDraft(persona string) {
 }
 
 // openConversation shows a saved conversation.
-func (p *chatPage) openConversation(id string) {
+func (p *chatPage) openConversation(id string) { p.openAt(id, 0) }
+
+// openAt shows a saved conversation scrolled to a message (0: the end).
+func (p *chatPage) openAt(id string, messageID int64) {
 	if id == p.convID {
+		p.scrollToMessage(messageID)
 		return
 	}
 	p.openSeq++
@@ -85,11 +89,20 @@ func (p *chatPage) openConversation(id string) {
 		if err != nil || seq != p.openSeq {
 			return
 		}
-		p.showThread(th, true)
+		p.showThread(th, messageID == 0)
+		p.scrollToMessage(messageID)
 		p.bannerC.Hide()
 		p.sidebar.markCurrent()
 		p.focusInput()
 	})
+}
+
+// scrollToMessage shows message id at the top of the list (when it is on
+// the conversation's shown path).
+func (p *chatPage) scrollToMessage(id int64) {
+	if i := p.indexOf(id); i >= 0 && p.list != nil {
+		p.list.ScrollTo(i)
+	}
 }
 
 // reloadThread shows the open conversation again from the database.
@@ -188,7 +201,8 @@ func (p *chatPage) setPinned(id string, pinned bool) {
 func (p *chatPage) rename(c history.Conversation) {
 	entry := widget.NewEntry()
 	entry.SetText(c.Title)
-	dialog.ShowForm("Rename conversation", "Rename", "Cancel",
+	entry.SetPlaceHolder("Empty: named after the first message")
+	d := dialog.NewForm("Rename conversation", "Rename", "Cancel",
 		[]*widget.FormItem{widget.NewFormItem("Title", entry)}, func(ok bool) {
 			if !ok {
 				return
@@ -198,6 +212,11 @@ func (p *chatPage) rename(c history.Conversation) {
 				return p.w.chatService().Rename(ctx, c.ID, title)
 			}, nil)
 		}, p.w.win)
+	entry.OnSubmitted = func(string) { d.Submit() } // Enter renames
+	d.Resize(fyne.NewSize(520, d.MinSize().Height))
+	d.Show()
+	p.w.win.Canvas().Focus(entry)
+	p.renameDialog = d
 }
 
 // deleteConversation deletes a conversation (after the menu's confirmation).

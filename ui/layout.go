@@ -3,6 +3,7 @@ package ui
 import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
 )
 
 // widthWatch lays its objects over its whole size and reports width changes.
@@ -51,4 +52,82 @@ func (l *minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		}
 	}
 	return s
+}
+
+// maxColumn caps the width of the messages and the input on wide windows
+// (they are centred), so that lines stay readable.
+const maxColumn = 860
+
+// capWidth lays its objects out at most max wide, centred.
+type capWidth struct{ max float32 }
+
+func (l *capWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	w := min(size.Width, l.max)
+	for _, o := range objs {
+		o.Move(fyne.NewPos((size.Width-w)/2, 0))
+		o.Resize(fyne.NewSize(w, size.Height))
+	}
+}
+
+func (l *capWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var s fyne.Size
+	for _, o := range objs {
+		s = s.Max(o.MinSize())
+	}
+	return s
+}
+
+// Sidebar sizes: its width, and the narrowest window that still shows it
+// beside the chat without being asked.
+const (
+	sidebarWidth     = 264
+	sidebarAutoWidth = 820
+)
+
+// sideLayout places the sidebar (at a fixed width, never narrower than
+// its content), a separator and the main area. The sidebar collapses on
+// narrow windows unless the person opened it, and the person can hide it
+// on wide ones.
+type sideLayout struct {
+	width float32
+	page  *chatPage
+	// choice is the person's: 0 automatic, 1 shown, -1 hidden.
+	choice int
+	shown  bool
+}
+
+func (l *sideLayout) showSidebar(total float32) bool {
+	switch l.choice {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return total >= sidebarAutoWidth
+}
+
+func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	side, sep, main := objs[0], objs[1], objs[2]
+	l.shown = l.showSidebar(size.Width)
+	x := float32(0)
+	if l.shown {
+		w := max(l.width, side.MinSize().Width)
+		side.Show()
+		sep.Show()
+		side.Move(fyne.NewPos(0, 0))
+		side.Resize(fyne.NewSize(w, size.Height))
+		sep.Move(fyne.NewPos(w, 0))
+		sep.Resize(fyne.NewSize(theme.SeparatorThicknessSize(), size.Height))
+		x = w + theme.SeparatorThicknessSize()
+	} else {
+		side.Hide()
+		sep.Hide()
+	}
+	main.Move(fyne.NewPos(x, 0))
+	main.Resize(fyne.NewSize(size.Width-x, size.Height))
+}
+
+func (l *sideLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	m := objs[2].MinSize()
+	return fyne.NewSize(m.Width, max(m.Height, objs[0].MinSize().Height))
 }

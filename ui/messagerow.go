@@ -280,11 +280,14 @@ func (r *messageRow) layoutAt(width float32) float32 { return r.arrange(width, t
 // and sizes the parts (measuring alone skips that work).
 func (r *messageRow) arrange(width float32, place bool) float32 {
 	pad := rowPad()
+	// On a wide window the message is a centred column of maxColumn.
+	x0 := max(0, (width-maxColumn)/2)
+	width = min(width, maxColumn)
 	inner := width - 4*pad
 	if inner < 50 {
 		inner = 50
 	}
-	x := 2 * pad
+	x := x0 + 2*pad
 	y := 2 * pad
 	whoMin := r.who.MinSize()
 	btnMin := r.buttons.MinSize()
@@ -316,7 +319,7 @@ func (r *messageRow) arrange(width float32, place bool) float32 {
 	}
 	y += pad
 	if place {
-		r.bg.Move(fyne.NewPos(pad, pad))
+		r.bg.Move(fyne.NewPos(x0+pad, pad))
 		r.bg.Resize(fyne.NewSize(width-2*pad, y-pad))
 	}
 	r.height = y + pad

@@ -94,7 +94,8 @@ func (p *chatPage) selectAndLoad(l app.LocalEntry) {
 func (p *chatPage) loadModel(path string) {
 	p.loadSeq++
 	seq := p.loadSeq
-	p.loadBar.Show()
+	p.loadLabel.SetText("Loading " + filepath.Base(path) + "…")
+	p.loadBox.Show()
 	p.loadBar.Start()
 	p.status.SetText("Loading " + filepath.Base(path) + "…")
 	settings := p.w.settings
@@ -119,7 +120,7 @@ func (p *chatPage) loadModel(path string) {
 			return
 		}
 		p.loadBar.Stop()
-		p.loadBar.Hide()
+		p.loadBox.Hide()
 		if err != nil {
 			p.status.SetText("The model could not be loaded: choose another one")
 			return

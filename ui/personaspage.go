@@ -210,10 +210,7 @@ func (pp *personasPage) duplicate() {
 // remove deletes the persona being edited, after confirmation.
 func (pp *personasPage) remove() {
 	name := pp.editing
-	dialog.ShowConfirm("Delete persona", "Delete “"+name+"”? Conversations started with it keep its system prompt.", func(ok bool) {
-		if !ok {
-			return
-		}
+	pp.w.confirmDelete("Delete persona", "Delete “"+name+"”? Conversations started with it keep its system prompt.", func() {
 		pp.w.background("Delete the persona", func(ctx context.Context) error {
 			return pp.w.app.Personas().Delete(ctx, name)
 		}, func(err error) {
@@ -223,7 +220,7 @@ func (pp *personasPage) remove() {
 				pp.changed()
 			}
 		})
-	}, pp.w.win)
+	})
 }
 
 // makeDefault makes new chats start with the persona being edited.

@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/assets"
@@ -153,7 +154,7 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	w.personasPage = newPersonasPage(w)
 	w.settingsPage = newSettingsPage(w)
 
-	w.chatTab = container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.content)
+	w.chatTab = container.NewTabItemWithIcon("Chat", theme.NewThemedResource(chatIcon), w.chat.content)
 	w.modelsTab = container.NewTabItemWithIcon("Models", theme.StorageIcon(), w.modelsPage.content)
 	w.personasTab = container.NewTabItemWithIcon("Personas", theme.AccountIcon(), w.personasPage.content)
 	w.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), w.settingsPage.content)
@@ -335,10 +336,22 @@ func (w *Window) protect(fn func() error) (err error) {
 	return fn()
 }
 
-// showError shows an error in a dialog (UI goroutine).
-func (w *Window) showError(what string, err error) {
-	dialog.ShowError(fmt.Errorf("%s: %w", what, err), w.win)
+// confirmDelete asks before deleting something: Cancel, or Delete in red.
+func (w *Window) confirmDelete(title, message string, del func()) {
+	d := dialog.NewConfirm(title, message, func(ok bool) {
+		if ok {
+			del()
+		}
+	}, w.win)
+	d.SetConfirmText("Delete")
+	d.SetDismissText("Cancel")
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.Show()
 }
+
+// showError shows an error in a dialog titled what, in words, with the
+// full error behind Details (UI goroutine).
+func (w *Window) showError(what string, err error) { w.showErrorDialog(what, err) }
 
 // wait blocks until no background work is left (tests).
 func (w *Window) wait() { w.bg.Wait() }
@@ -356,6 +369,8 @@ func (w *Window) mainMenu() *fyne.MainMenu {
 	export.Shortcut = short(fyne.KeyE)
 	export.Icon = theme.DocumentSaveIcon()
 	exportAll := fyne.NewMenuItem("Export all conversations…", w.chat.exportAll)
+	importConv := fyne.NewMenuItem("Import conversation…", w.chat.importConversation)
+	importConv.Icon = theme.UploadIcon()
 	importModel := fyne.NewMenuItem("Import a GGUF model…", w.modelsPage.importModel)
 	importModel.Icon = theme.FolderOpenIcon()
 	search := fyne.NewMenuItem("Search conversations", w.focusSearch)
@@ -367,7 +382,7 @@ func (w *Window) mainMenu() *fyne.MainMenu {
 	stop := fyne.NewMenuItem("Stop the reply (Esc)", w.chat.stop)
 	stop.Icon = theme.MediaStopIcon()
 	return fyne.NewMainMenu(
-		fyne.NewMenu("File", newChat, fyne.NewMenuItemSeparator(), export, exportAll, fyne.NewMenuItemSeparator(), importModel),
+		fyne.NewMenu("File", newChat, fyne.NewMenuItemSeparator(), export, exportAll, importConv, fyne.NewMenuItemSeparator(), importModel),
 		fyne.NewMenu("View", search, settings, fyne.NewMenuItemSeparator(), stop),
 	)
 }
@@ -404,3 +419,6 @@ func (w *Window) focusSearch() {
 
 // openSettings shows the settings page.
 func (w *Window) openSettings() { w.tabs.Select(w.settingsTab) }
+
+// chatIcon is a speech bubble (Fyne's set has none).
+var chatIcon = fyne.NewStaticResource("chat.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path fill="#000" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6v2h10V9zm0 4v2h7v-2z"/></svg>`))
