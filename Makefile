@@ -17,7 +17,7 @@ run: build
 ## screenshots: a PNG of each page of the real window (under Xvfb) in SCREENSHOTS
 SCREENSHOTS ?= /tmp/llamadesk-screenshots
 screenshots: build
-	xvfb-run -a -s '-screen 0 1280x900x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS)
+	xvfb-run -a -s '-screen 0 1600x1000x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS) $(SHOTS)
 
 ## build: build the llamadesk binary
 build:

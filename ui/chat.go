@@ -89,6 +89,8 @@ type chatPage struct {
 	bannerX *tipButton
 	bannerC *fyne.Container
 
+	// samplingDialog is the last sampling dialog shown (for tests and screenshots).
+	samplingDialog dialog.Dialog
 	// renameDialog is the last rename dialog shown (for tests).
 	renameDialog *dialog.FormDialog
 	// startingDraft is the draft (draftID) whose first message is being

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
@@ -164,7 +165,9 @@ func (p *chatPage) editSampling() {
 		current = ps.Sampling.Overlay(p.draftSampling)
 	}
 	form := newSamplingForm(current)
-	d := dialog.NewForm("Sampling settings", "Save", "Cancel", form.items(), func(ok bool) {
+	var scroll *container.Scroll
+	scroll = container.NewVScroll(widget.NewForm(wheelFormItems(form.items(), scrollTarget(&scroll))...))
+	d := dialog.NewCustomConfirm("Sampling settings", "Save", "Cancel", scroll, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -186,8 +189,10 @@ func (p *chatPage) editSampling() {
 			}
 		})
 	}, p.w.win)
-	d.Resize(fyne.NewSize(460, 420))
+	h := min(640, p.w.win.Canvas().Size().Height-40)
+	d.Resize(fyne.NewSize(min(620, p.w.win.Canvas().Size().Width-40), h))
 	d.Show()
+	p.samplingDialog = d
 }
 
 // setPinned pins or unpins a conversation.

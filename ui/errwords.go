@@ -108,7 +108,7 @@ func sentence(text string) string {
 	}
 	r, n := utf8.DecodeRuneInString(text)
 	text = string(unicode.ToUpper(r)) + text[n:]
-	if !strings.ContainsAny(text[len(text)-1:], ".!?…)") {
+	if !strings.HasSuffix(text, ".") && !strings.HasSuffix(text, "!") && !strings.HasSuffix(text, "?") && !strings.HasSuffix(text, "…") {
 		text += "."
 	}
 	return text

@@ -322,3 +322,17 @@ func paramsText(n uint64) string {
 	}
 	return fmt.Sprintf("%d", n)
 }
+
+// catalogFirst returns the recommended file of the catalog model shown
+// (or its first), nil before the catalog is listed.
+func (m *modelsPage) catalogFirst() *app.CatalogEntry {
+	for i := range m.catEntries {
+		if m.catEntries[i].Recommended {
+			return &m.catEntries[i]
+		}
+	}
+	if len(m.catEntries) > 0 {
+		return &m.catEntries[0]
+	}
+	return nil
+}
