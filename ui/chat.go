@@ -38,6 +38,8 @@ type chatPage struct {
 	// sideBtn shows or hides the conversations; sideLayout places them.
 	sideBtn    *tipButton
 	sideLayout *sideLayout
+	// sideBg is the sidebar's background (it may lie over the chat).
+	sideBg *canvas.Rectangle
 	// count shows the draft's size against the room in the context.
 	count *widget.Label
 	// countSeq numbers the draft checks, so that only the newest is shown.
@@ -179,7 +181,9 @@ func newChatPage(w *Window) *chatPage {
 	main := container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.New(&capWidth{max: maxColumn}, input),
 		nil, nil, center)
 	p.sideLayout = &sideLayout{width: sidebarWidth, page: p}
-	p.content = container.New(p.sideLayout, p.sidebar.content, widget.NewSeparator(), main)
+	sideBg := canvas.NewRectangle(theme.Color(theme.ColorNameBackground))
+	p.sideBg = sideBg
+	p.content = container.New(p.sideLayout, main, widget.NewSeparator(), container.NewStack(sideBg, p.sidebar.content))
 	return p
 }
 

@@ -66,6 +66,8 @@ func (p *chatPage) newDraft(persona string) {
 	p.showPersona()
 	p.rebuildList(true)
 	p.sidebar.markCurrent()
+	p.setBusy(p.busy())
+	p.draftChanged() // the room differs from chat to chat
 	p.focusInput()
 }
 
@@ -74,6 +76,11 @@ func (p *chatPage) openConversation(id string) { p.openAt(id, 0) }
 
 // openAt shows a saved conversation scrolled to a message (0: the end).
 func (p *chatPage) openAt(id string, messageID int64) {
+	if p.sideLayout.overlay {
+		// A drawer over a narrow window closes once a conversation is picked.
+		p.sideLayout.choice = 0
+		p.content.(*fyne.Container).Refresh()
+	}
 	if id == p.convID {
 		p.scrollToMessage(messageID)
 		return
@@ -153,6 +160,7 @@ func (p *chatPage) showThread(th history.Thread, toBottom bool) {
 	p.showPersona()
 	p.rebuildList(toBottom)
 	p.setBusy(active)
+	p.draftChanged()
 }
 
 // editSampling edits the sampling settings of the conversation (or of the

@@ -84,16 +84,19 @@ const (
 	sidebarAutoWidth = 820
 )
 
-// sideLayout places the sidebar (at a fixed width, never narrower than
-// its content), a separator and the main area. The sidebar collapses on
-// narrow windows unless the person opened it, and the person can hide it
-// on wide ones.
+// sideLayout places the main area, a separator and the sidebar (objects
+// in that order, so that the sidebar is drawn over the main area when it
+// overlays it). The sidebar has a fixed width (never narrower than its
+// content). On wide windows it sits beside the chat unless the person hid
+// it; on narrow ones it is hidden unless the person opened it, and then
+// lies over the chat like a drawer.
 type sideLayout struct {
 	width float32
 	page  *chatPage
 	// choice is the person's: 0 automatic, 1 shown, -1 hidden.
 	choice int
-	shown  bool
+	// shown and overlay describe the last layout.
+	shown, overlay bool
 }
 
 func (l *sideLayout) showSidebar(total float32) bool {
@@ -107,8 +110,9 @@ func (l *sideLayout) showSidebar(total float32) bool {
 }
 
 func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	side, sep, main := objs[0], objs[1], objs[2]
+	main, sep, side := objs[0], objs[1], objs[2]
 	l.shown = l.showSidebar(size.Width)
+	l.overlay = l.shown && size.Width < sidebarAutoWidth
 	x := float32(0)
 	if l.shown {
 		w := max(l.width, side.MinSize().Width)
@@ -118,7 +122,9 @@ func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		side.Resize(fyne.NewSize(w, size.Height))
 		sep.Move(fyne.NewPos(w, 0))
 		sep.Resize(fyne.NewSize(theme.SeparatorThicknessSize(), size.Height))
-		x = w + theme.SeparatorThicknessSize()
+		if !l.overlay {
+			x = w + theme.SeparatorThicknessSize()
+		}
 	} else {
 		side.Hide()
 		sep.Hide()
@@ -128,6 +134,6 @@ func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 }
 
 func (l *sideLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	m := objs[2].MinSize()
-	return fyne.NewSize(m.Width, max(m.Height, objs[0].MinSize().Height))
+	m := objs[0].MinSize()
+	return fyne.NewSize(m.Width, max(m.Height, objs[2].MinSize().Height))
 }

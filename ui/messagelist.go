@@ -93,6 +93,8 @@ func (p *chatPage) widthChanged(width float32) {
 
 // themeChanged redraws the messages in the new theme's colours and sizes.
 func (p *chatPage) themeChanged() {
+	p.sideBg.FillColor = theme.Color(theme.ColorNameBackground)
+	p.sideBg.Refresh()
 	for i := range p.views {
 		p.views[i].height = 0
 	}

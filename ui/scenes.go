@@ -66,6 +66,9 @@ func (w *Window) scene(name string) {
 	}
 	switch name {
 	case "search":
+		if !p.sideLayout.shown {
+			p.toggleSidebar()
+		}
 		p.sidebar.search.SetText("Lisbon")
 	case "rename":
 		if c, ok := newest(); ok {
@@ -151,4 +154,8 @@ func (w *Window) sceneGenerating() {
 	}()
 	p.openConversation(shown.ID)
 	p.entry.SetText("Meanwhile, a question here…")
+	if !p.sideLayout.shown {
+		// Opening a conversation closed the drawer: show the mark.
+		time.AfterFunc(time.Second, func() { w.do(p.toggleSidebar) })
+	}
 }

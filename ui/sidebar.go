@@ -114,7 +114,8 @@ func newSidebar(p *chatPage) *sidebar {
 			s.list.Unselect(id)
 		}
 	}
-	top := container.NewVBox(newChat, s.search)
+	hide := iconButton(theme.MenuIcon(), "Hide the conversations", func() { p.toggleSidebar() })
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, hide, newChat), s.search)
 	s.content = container.NewBorder(top, nil, nil, nil, s.list)
 	return s
 }
