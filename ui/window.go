@@ -79,7 +79,7 @@ type Window struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// bg counts the background goroutines, so that closing can wait for them.
-	bg sync.WaitGroup
+	bg tally
 	// uiMu is held by code that do runs (see do).
 	uiMu sync.Mutex
 
@@ -106,6 +106,8 @@ type Window struct {
 	personasPage *personasPage
 	settingsPage *settingsPage
 	downloads    *downloads
+	// bridge brings the chat service's events to the widgets.
+	bridge *bridge
 	// tips draws the tooltips of icon-only buttons over the content.
 	tips *tipHost
 
@@ -211,7 +213,7 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	} else if corrupt != nil {
 		w.showError("Some settings were unreadable and use their defaults", corrupt)
 	}
-	newBridge(w.ctx, w, a.Chat(), w.chat.replyEvents)
+	w.bridge = newBridge(w.ctx, w, a.Chat(), w.chat.replyEvents)
 	w.chat.start(opts.Page)
 	w.showPage(opts.Page)
 	w.applySize(opts.Size)
