@@ -39,7 +39,7 @@ FUZZ_TARGETS := \
 	history:FuzzImport history:FuzzSearch history:FuzzParsePersonas \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
-	gpu/gl:FuzzRepack ui:FuzzParseMarkdown
+	gpu/kernels:FuzzRepack ui:FuzzParseMarkdown
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \

@@ -34,10 +34,17 @@ func (a *App) History() (*history.Store, error) {
 	return s, nil
 }
 
-// StartFreshHistory moves the history database aside (with its -wal file)
-// and starts an empty one, for when the person agrees after History
-// reported a *history.CorruptError. It returns where the old file went.
-func (a *App) StartFreshHistory() (string, error) {
+// StartFreshHistory moves the damaged history database aside (with its
+// -wal file) and starts an empty one, for when the person agrees after
+// History reported a *history.CorruptError. A database that is not damaged
+// is refused (history.ErrHealthy). It returns where the old file went.
+func (a *App) StartFreshHistory() (string, error) { return a.startFreshHistory(false) }
+
+// ForceFreshHistory is StartFreshHistory for a database that may be
+// healthy: it is moved aside all the same.
+func (a *App) ForceFreshHistory() (string, error) { return a.startFreshHistory(true) }
+
+func (a *App) startFreshHistory(force bool) (string, error) {
 	a.historyMu.Lock()
 	defer a.historyMu.Unlock()
 	if a.history != nil {
@@ -46,7 +53,7 @@ func (a *App) StartFreshHistory() (string, error) {
 		}
 		a.history = nil
 	}
-	s, moved, err := history.StartFresh(a.HistoryPath())
+	s, moved, err := history.StartFresh(a.HistoryPath(), force)
 	if err != nil {
 		return moved, err
 	}

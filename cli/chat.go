@@ -91,6 +91,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	f.modelFlags.context = f.ctxLen
 	lm, err := f.load()
 	if err != nil {
 		return err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"fyne.io/fyne/v2"
+
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/models"
 )
@@ -101,7 +103,9 @@ func (p *chatPage) loadModel(path string) {
 	settings := p.w.settings
 	var r *app.LocalResponder
 	p.w.background("Load the model", func(ctx context.Context) error {
-		lm, err := app.LoadModel(path, settings.LoadOptions())
+		opts := settings.LoadOptions()
+		opts.MainThread = fyne.DoAndWait // see app.LoadOptions.MainThread
+		lm, err := app.LoadModel(path, opts)
 		if err != nil {
 			return err
 		}

@@ -124,6 +124,7 @@ const SizeEnv = "LLAMADESK_UI_SIZE"
 // `llamadesk` without arguments does.
 func Run(a *app.App) error {
 	fa := fyneapp.NewWithID(AppID)
+	a.MainThread = fyne.DoAndWait // GPU contexts through GLFW make their windows there
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG()))
 	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv), Size: os.Getenv(SizeEnv),
 		Scene: os.Getenv(SceneEnv)})

@@ -93,7 +93,13 @@ type Session struct {
 // New creates a session with a context of ctxLen tokens (0: the model's
 // training context) using the chat format f.
 func New(m *engine.Model, tok *tokenizer.Tokenizer, f chat.Format, ctxLen int) (*Session, error) {
-	st, err := m.NewState(ctxLen)
+	return NewWith(m, tok, f, engine.StateOptions{Context: ctxLen})
+}
+
+// NewWith creates a session whose context o describes (size, KV cache
+// type, memory limit) using the chat format f.
+func NewWith(m *engine.Model, tok *tokenizer.Tokenizer, f chat.Format, o engine.StateOptions) (*Session, error) {
+	st, err := m.NewStateWith(o)
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
 	}
