@@ -17,7 +17,7 @@ run: build
 ## screenshots: a PNG of each page of the real window (under Xvfb) in SCREENSHOTS
 SCREENSHOTS ?= /tmp/llamadesk-screenshots
 screenshots: build
-	xvfb-run -a -s '-screen 0 1280x900x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS)
+	xvfb-run -a -s '-screen 0 1600x1000x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS) $(SHOTS)
 
 ## build: build the llamadesk binary
 build:
@@ -39,7 +39,7 @@ FUZZ_TARGETS := \
 	history:FuzzImport history:FuzzSearch history:FuzzParsePersonas \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
-	gpu/kernels:FuzzRepack ui:FuzzSplitBlocks server:FuzzDecodeRequest app:FuzzRemoteStream
+	gpu/kernels:FuzzRepack ui:FuzzParseMarkdown server:FuzzDecodeRequest app:FuzzRemoteStream
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
