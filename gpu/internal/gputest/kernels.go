@@ -462,3 +462,43 @@ func (s Suite) OutOfMemory(t *testing.T) {
 		t.Errorf("the product after the failure gave 0")
 	}
 }
+
+// Interrupt checks engine.Interruptible: after Interrupt, recorded work may
+// be skipped (uploads too) and Read still succeeds; after ResetInterrupt the
+// work runs in full again.
+func (s Suite) Interrupt(t *testing.T) {
+	g := s.open(t, compute.Options{})
+	ib, ok := g.(engine.Interruptible)
+	if !ok {
+		t.Fatal("the backend is not engine.Interruptible")
+	}
+	c := newCPU(t)
+	const rows, cols = 64, 512
+	typ := gguf.TypeQ4_K
+	rng := rand.New(rand.NewPCG(3, 3))
+	data := make([]byte, rows*typ.RowBytes(cols))
+	quant.RandomBlocks(typ, data, rng)
+	gw := must(g.LoadWeight("w", typ, rows, cols, data))
+	cw := must(c.LoadWeight("w", typ, rows, cols, data))
+	x1, x2 := randomFloats(rng, 4*cols, 1), randomFloats(rng, 4*cols, 1)
+	x, y := must(g.Alloc(4*cols)), must(g.Alloc(4*rows))
+	product := func() []float32 {
+		g.MatMul(y, gw, x, 4)
+		out := make([]float32, 4*rows)
+		if err := g.Read(out, y); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	g.Write(x, x1)
+	product()
+	ib.Interrupt()
+	g.Write(x, x2)
+	product() // may be skipped: the result is undefined, but no error
+	ib.ResetInterrupt()
+	g.Write(x, x2) // as the engine writes its input again
+	got := product()
+	cy := must(c.Alloc(4 * rows))
+	c.MatMul(cy, cw, upload(c, x2), 4)
+	closeTo(t, "product after an interrupt", got, download(c, cy, 4*rows), 1e-4, 1e-4)
+}
