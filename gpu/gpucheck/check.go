@@ -17,15 +17,14 @@ import (
 
 // config is what a check does.
 type config struct {
-	dir            string
-	rounds         int
-	prompt, gen    int
-	shape          string
-	layers         int
-	types          []string
-	allowSoftware  bool
-	skipTests      bool
-	testTimeoutMin int
+	dir           string
+	rounds        int
+	prompt, gen   int
+	shape         string
+	layers        int
+	types         []string
+	allowSoftware bool
+	skipTests     bool
 }
 
 // Where the NVIDIA driver's vendor files are, in containers (the first)
@@ -112,7 +111,9 @@ func (r *runner) output(env []string, name string, args ...string) ([]byte, erro
 	return out.Bytes(), nil
 }
 
-func (r *runner) path(parts ...string) string { return filepath.Join(append([]string{r.cfg.dir}, parts...)...) }
+func (r *runner) path(parts ...string) string {
+	return filepath.Join(append([]string{r.cfg.dir}, parts...)...)
+}
 
 // probeRE finds the device line TestProbe logs.
 var probeRE = regexp.MustCompile(`kernels_test.go:\d+: (.+) via (.+); subgroups (\w+); max storage block (\d+) MiB`)
@@ -285,8 +286,8 @@ func (s series) String() string {
 
 // result is a model's benchmark.
 type result struct {
-	model          string
-	ourPP, ourTG   series
+	model            string
+	ourPP, ourTG     series
 	llamaPP, llamaTG series
 }
 
