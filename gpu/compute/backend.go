@@ -222,7 +222,7 @@ func (b *Backend) newBuffer(n int) (*buffer, error) {
 	return x, nil
 }
 
-// allocate creates a GL buffer of size bytes holding data (zeros when data
+// allocate creates a device buffer of size bytes holding data (zeros when data
 // is nil) within the memory limit, and counts it.
 func (b *Backend) allocate(size int64, data []byte) (uint32, error) {
 	if b.limit > 0 && b.used+size > b.limit {
