@@ -368,7 +368,11 @@ func run(c config, w io.Writer) error {
 			return err
 		}
 		models[typ] = path
-		results = append(results, result{model: fmt.Sprintf("%s %s", strings.ToUpper(c.shape), typ)})
+		label := fmt.Sprintf("%s %s", strings.ToUpper(c.shape), typ)
+		if c.layers > 0 {
+			label += fmt.Sprintf(" (%d layers)", c.layers)
+		}
+		results = append(results, result{model: label})
 	}
 	for round := 1; round <= c.rounds; round++ {
 		fmt.Fprintf(w, "round %d of %d…\n", round, c.rounds)
