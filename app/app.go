@@ -26,6 +26,10 @@ type App struct {
 	models     *Models
 	modelsErr  error
 
+	// chatOnce creates chat, the conversation service (see Chat).
+	chatOnce sync.Once
+	chat     *Chat
+
 	// gpu reports the GPU for fit estimates, probed once (see newGPUProbe).
 	gpu func() *models.GPU
 

@@ -109,15 +109,15 @@ func TestGPULayersThatFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, note := gpuLayersThatFit(f, cfg, gpuReserve); n != 0 || note == "" {
+	if n, note := gpuLayersThatFit(f, cfg, gpuReserve, engine.StateOptions{}); n != 0 || note == "" {
 		t.Errorf("in %d bytes: %d layers (%q), want none", gpuReserve, n, note)
 	}
-	if n, note := gpuLayersThatFit(f, cfg, 1<<40); n != cfg.Layers || note != "" {
+	if n, note := gpuLayersThatFit(f, cfg, 1<<40, engine.StateOptions{}); n != cfg.Layers || note != "" {
 		t.Errorf("in 1 TiB: %d layers (%q), want %d", n, note, cfg.Layers)
 	}
 	prev, partial := 0, false
 	for free := int64(gpuReserve); free < 1<<30; free += 1 << 20 {
-		n, note := gpuLayersThatFit(f, cfg, free)
+		n, note := gpuLayersThatFit(f, cfg, free, engine.StateOptions{})
 		if n < prev {
 			t.Fatalf("%d MiB fit %d layers, less than %d", free>>20, n, prev)
 		}
@@ -131,6 +131,27 @@ func TestGPULayersThatFit(t *testing.T) {
 	}
 	if !partial || prev != cfg.Layers {
 		t.Errorf("no partial fit between 256 MiB and 1 GiB (last %d layers)", prev)
+	}
+}
+
+// TestGPULayersCountChosenContext: the placement counts the KV cache of the
+// context and KV type the model will run with, not the training context.
+func TestGPULayersCountChosenContext(t *testing.T) {
+	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ContextLen = 1 << 17 // a long training context: its KV cache would fill the GPU
+	free := int64(gpuReserve) + 512<<20
+	long, _ := gpuLayersThatFit(f, cfg, free, engine.StateOptions{KVType: engine.KVF32})
+	short, note := gpuLayersThatFit(f, cfg, free, engine.StateOptions{Context: 2048})
+	if long >= cfg.Layers || short != cfg.Layers {
+		t.Errorf("training context (float32 KV): %d layers; 2,048 positions (f16): %d (%q); want fewer, then all %d", long, short, note, cfg.Layers)
 	}
 }
 

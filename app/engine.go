@@ -9,6 +9,7 @@ import (
 	"github.com/llamadesk/llamadesk/engine/cpu"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/tokenizer"
+	"github.com/llamadesk/llamadesk/models"
 )
 
 // LoadOptions says how to load a model.
@@ -21,6 +22,12 @@ type LoadOptions struct {
 	// GPULayers is how many layers go to the GPU: -1 (or unset with auto) means
 	// as many as fit, 0 none.
 	GPULayers int
+	// Context is the context size the model will run with (0: the
+	// model's training context): the GPU placement counts its KV cache, and
+	// it is the default of NewState.
+	Context int
+	// KVType is the KV cache's element type (the zero value is f16).
+	KVType engine.KVType
 	// GPUMemoryLimit, when positive, caps the GPU memory the backend uses
 	// (bytes): beyond it the GPU is out of memory, and fewer layers go there.
 	GPUMemoryLimit int64
@@ -41,6 +48,7 @@ type LoadedModel struct {
 	// BackendNote says which backend runs the model and, when "auto" fell
 	// back to the CPU, why.
 	BackendNote string
+	opts        LoadOptions
 	backends    []engine.Backend
 }
 
@@ -50,7 +58,7 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	lm := &LoadedModel{Path: path, File: f}
+	lm := &LoadedModel{Path: path, File: f, opts: opts}
 	ok := false
 	defer func() {
 		if !ok {
@@ -134,7 +142,7 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 	if layers < 0 {
 		layers = cfg.Layers
 		if dev.free > 0 {
-			layers, fitNote = gpuLayersThatFit(lm.File, cfg, dev.free)
+			layers, fitNote = gpuLayersThatFit(lm.File, cfg, dev.free, engine.StateOptions{Context: opts.Context, KVType: opts.KVType})
 		}
 	}
 	layers = min(layers, cfg.Layers)
@@ -159,10 +167,11 @@ const (
 )
 
 // gpuLayersThatFit returns how many of the model's first layers fit in free
-// bytes of GPU memory, counting their weights, their KV caches (float32) at
-// the training context length, the engine's batch scratch buffers, and the
-// output head when every layer fits; and a note saying why not all do.
-func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string) {
+// bytes of GPU memory, counting with the engine's memory model their
+// weights, their KV caches at the chosen context and KV type, the batch
+// buffers, and the output head when every layer fits; and a note saying why
+// not all do.
+func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64, o engine.StateOptions) (int, string) {
 	tensorBytes := func(prefix string) int64 {
 		var n int64
 		for i := range f.Tensors {
@@ -172,18 +181,19 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string)
 		}
 		return n
 	}
-	batch := int64(min(engine.DefaultBatch, cfg.ContextLen))
-	kvPerLayer := int64(cfg.ContextLen) * int64(cfg.KVDim()) * 4 * 2
-	scratch := batch * int64(5*cfg.Dim+2*cfg.KVDim()+2*cfg.FFN) * 4 * 2 // activations and their rounded copies
-	vocab := int64(cfg.Vocab)
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
-		vocab = int64(t.Dims[1]) // Config leaves Vocab to engine.Load
+		cfg.Vocab = int(t.Dims[1]) // Config leaves Vocab to engine.Load
 	}
-	head := tensorBytes("output") + batch*vocab*4
+	if o.Context <= 0 {
+		o.Context = cfg.ContextLen
+	}
+	need := cfg.Needs(0, o)
+	kvPerLayer := need.KV / int64(cfg.Layers)
+	head := tensorBytes("output") + need.Logits
 	if _, ok := f.Tensor("output.weight"); !ok {
 		head += tensorBytes("token_embd.")
 	}
-	budget := free - free/reserveShare - gpuReserve - scratch
+	budget := free - free/reserveShare - gpuReserve - need.Buffers
 	used, n := int64(0), 0
 	for n < cfg.Layers {
 		need := tensorBytes(fmt.Sprintf("blk.%d.", n)) + kvPerLayer
@@ -200,8 +210,39 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string)
 	if n == cfg.Layers {
 		return n, ""
 	}
-	return n, fmt.Sprintf("%d MiB of GPU memory free hold %d of %d layers with their KV cache at %d positions", free>>20, n, cfg.Layers, cfg.ContextLen)
+	return n, fmt.Sprintf("%d MiB of GPU memory free hold %d of %d layers with their %s KV cache at %d positions", free>>20, n, cfg.Layers, o.KVType, o.Context)
 }
+
+// StateOptions returns the options of a context of ctx positions (0: the
+// load options' context, else the model's training context) with the
+// model's KV type, limited to the memory this machine has available.
+func (lm *LoadedModel) StateOptions(ctx int) engine.StateOptions {
+	if ctx <= 0 {
+		ctx = lm.opts.Context
+	}
+	o := engine.StateOptions{Context: ctx, KVType: lm.opts.KVType}
+	if mem, err := models.SystemMemory(); err == nil {
+		if mem.Available > 0 {
+			o.MemoryLimit = int64(min(mem.Available, 1<<62))
+		} else {
+			o.MemoryLimit = int64(min(mem.Total/10*8, 1<<62))
+		}
+	}
+	return o
+}
+
+// NewState allocates a context of ctx positions (see StateOptions);
+// allLogits says the logits of every position will be read (eval). A
+// context this machine's memory cannot hold is an error saying how much it
+// needs.
+func (lm *LoadedModel) NewState(ctx int, allLogits bool) (*engine.State, error) {
+	o := lm.StateOptions(ctx)
+	o.AllLogits = allLogits
+	return lm.Model.NewStateWith(o)
+}
+
+// KVType returns the KV cache type the model's contexts use.
+func (lm *LoadedModel) KVType() engine.KVType { return lm.opts.KVType }
 
 // Close releases the model's backends and unmaps the file.
 func (lm *LoadedModel) Close() error {

@@ -185,12 +185,13 @@ func hashedFile(files []models.RepoFile, repo, name string) (models.RepoFile, er
 // hubRequest builds the download of one repository file. Its progress is
 // shifted by offset within a whole of total bytes (for split files).
 func (s *Models) hubRequest(m *models.Model, f *models.File, rf models.RepoFile, dest string, progress func(download.Progress), offset, total int64) download.Request {
+	u := s.Hub.FileURL(m.Repo, rf.Path)
 	req := download.Request{
-		URL:    s.Hub.FileURL(m.Repo, rf.Path),
+		URL:    u,
 		Dest:   dest,
 		SHA256: rf.SHA256,
 		Size:   rf.Size,
-		Header: s.Hub.Header(),
+		Header: s.Hub.HeaderFor(u),
 		Name:   m.Ref(f),
 	}
 	if progress != nil {
@@ -475,3 +476,34 @@ func (s *Models) Logout() error {
 
 // TokenPath returns where Login keeps the access token.
 func (s *Models) TokenPath() string { return models.TokenPath(s.home) }
+
+// ErrNotDownloaded is wrapped by ModelPath's error for a catalog model that
+// is not in the models folder yet.
+var ErrNotDownloaded = errors.New("not downloaded")
+
+// ModelPath finds the model file ref names, as Ollama users expect: a path
+// to a file; a catalog name such as "llama-2-7b-chat:Q4_K_M" (or
+// "llama-2-7b-chat" for the usual pick), once downloaded; or the name of a
+// file in the models folder, with or without ".gguf". A catalog model that
+// is not downloaded yet is an ErrNotDownloaded error that says how to get it.
+func (s *Models) ModelPath(ref string) (string, error) {
+	if ref == "" {
+		return "", errors.New("no model named")
+	}
+	if fi, err := os.Stat(ref); err == nil && !fi.IsDir() {
+		return ref, nil
+	}
+	if m, f, err := s.Catalog.Resolve(ref); err == nil {
+		path := filepath.Join(s.Library.Dir, f.File)
+		if _, err := os.Stat(path); err == nil {
+			return path, nil
+		}
+		return "", fmt.Errorf("model %s (%s): %w yet; run `llamadesk pull %s` (or `llamadesk run %s`)", m.Ref(f), f.File, ErrNotDownloaded, m.Ref(f), m.Ref(f))
+	}
+	if filepath.Base(ref) == ref || !filepath.IsAbs(ref) {
+		if lm, err := s.Library.Find(ref); err == nil {
+			return lm.Path, nil
+		}
+	}
+	return "", fmt.Errorf("model %q: no such file, no catalog model of that name (see `llamadesk models --all`), and no such file in the models folder %s", ref, s.Library.Dir)
+}

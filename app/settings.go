@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/gpu/gl"
 	"github.com/llamadesk/llamadesk/gpu/metal"
@@ -31,6 +32,9 @@ type Settings struct {
 	GPULayers int
 	// ContextSize is the context in tokens; 0 means the model's training context.
 	ContextSize int
+	// KVType is the KV cache's element type: "f16" (the default, half the
+	// memory of "f32"), "q8_0" (a quarter) or "f32".
+	KVType string
 	// OverflowPolicy decides what is dropped when a conversation outgrows
 	// the context (a chat.Policy name such as "keep-system-drop-oldest").
 	OverflowPolicy string
@@ -70,6 +74,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Backend:        BackendAuto,
 		GPULayers:      -1,
+		KVType:         engine.KVF16.String(),
 		OverflowPolicy: chat.KeepSystemDropOldest.String(),
 		Theme:          ThemeSystem,
 	}
@@ -118,6 +123,9 @@ func (s Settings) Validate() error {
 	if s.ContextSize != 0 && (s.ContextSize < minContextSize || s.ContextSize > maxContextSize) {
 		bad("context size must be 0 (the model's) or %d to %d tokens, not %d", minContextSize, maxContextSize, s.ContextSize)
 	}
+	if _, err := engine.ParseKVType(s.KVType); err != nil {
+		bad("KV cache type: %v", err)
+	}
 	if _, err := chat.ParsePolicy(s.OverflowPolicy); err != nil {
 		bad("overflow policy: %v", err)
 	}
@@ -156,9 +164,19 @@ func (s Settings) Policy() chat.Policy {
 	return p
 }
 
+// KVTypes lists the KV cache types, for a settings page (the default first).
+func KVTypes() []string {
+	var out []string
+	for _, t := range engine.KVTypes() {
+		out = append(out, t.String())
+	}
+	return out
+}
+
 // LoadOptions returns how to load a model with these settings.
 func (s Settings) LoadOptions() LoadOptions {
-	return LoadOptions{Threads: s.Threads, Backend: s.Backend, GPULayers: s.GPULayers}
+	kv, _ := engine.ParseKVType(s.KVType) // f16 when unset or unknown
+	return LoadOptions{Threads: s.Threads, Backend: s.Backend, GPULayers: s.GPULayers, Context: s.ContextSize, KVType: kv}
 }
 
 // ModelsConfig returns the model manager configuration these settings ask
@@ -207,6 +225,7 @@ func settingFields() []settingField {
 		textField("backend", func(s *Settings) *string { return &s.Backend }),
 		intField("gpu_layers", func(s *Settings) *int { return &s.GPULayers }),
 		intField("context_size", func(s *Settings) *int { return &s.ContextSize }),
+		textField("kv_type", func(s *Settings) *string { return &s.KVType }),
 		textField("overflow_policy", func(s *Settings) *string { return &s.OverflowPolicy }),
 		textField("theme", func(s *Settings) *string { return &s.Theme }),
 		textField("hf_endpoint", func(s *Settings) *string { return &s.HFEndpoint }),

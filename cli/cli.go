@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+
+	"github.com/llamadesk/llamadesk/app"
 )
 
 // Env is what a command may touch of the outside world.
@@ -54,14 +56,16 @@ func commands() map[string]command {
 		"persona":  {"add, list, remove, export, import and restore personas", runPersona},
 		"pull":     {"download a model (resumable, verified)", runPull},
 		"rm":       {"delete a local model", runRm},
+		"run":      {"chat with a model by name, downloading it first when needed", runRun},
 		"tokenize": {"print the token ids of a text", runTokenize},
+		"version":  {"print the version", runVersion},
 	}
 }
 
 // handlesInterrupt reports whether a command handles Ctrl-C itself (the
 // terminal chat stops a reply with it); for the others Ctrl-C cancels the
 // command's context.
-func handlesInterrupt(name string) bool { return name == "chat" }
+func handlesInterrupt(name string) bool { return name == "chat" || name == "run" }
 
 // errUsage marks errors caused by wrong arguments (exit status 2).
 var errUsage = errors.New("usage")
@@ -74,7 +78,17 @@ func usageError(format string, args ...any) error {
 // IsCommand reports whether name is a known subcommand.
 func IsCommand(name string) bool {
 	_, ok := commands()[name]
-	return ok || name == "help" || name == "-h" || name == "--help"
+	return ok || name == "help" || name == "-h" || name == "--help" || name == "--version" || name == "-version" || name == "-v"
+}
+
+// runVersion implements `llamadesk version` (and --version).
+func runVersion(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "version")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, app.VersionLine())
+	return nil
 }
 
 // Run executes the command named by args[0] and returns the process exit status.
@@ -82,6 +96,9 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(env.Stdout)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
@@ -98,7 +115,7 @@ func Run(ctx context.Context, env *Env, args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		fmt.Fprintf(env.Stderr, "llamadesk %s: %v\n", args[0], err)
+		fmt.Fprintf(env.Stderr, "llamadesk %s: %s\n", args[0], terminalSafeLines(err.Error()))
 		if errors.Is(err, errUsage) {
 			return 2
 		}

@@ -7,11 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/sample"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // modelFlags are the flags every command that runs a model shares.
@@ -20,33 +21,72 @@ type modelFlags struct {
 	threads   int
 	backend   string
 	gpuLayers int
+	// env, when set, lets --model name a catalog model or a file of the
+	// models folder (see modelPath).
+	env    *Env
+	kvType string
+	// context is the context size the command will use (0: the model's),
+	// for the GPU placement; commands with a --ctx flag set it.
+	context int
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&m.model, "model", "", "GGUF model `file` (required)")
+	fs.StringVar(&m.model, "model", "", "the model: a GGUF `file`, a catalog name such as llama-2-7b-chat:Q4_K_M, or a file of the models folder (required)")
 	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: one per physical core)")
 	fs.StringVar(&m.backend, "backend", "auto", "compute backend: auto, cpu or gl")
 	fs.IntVar(&m.gpuLayers, "gpu-layers", -1, "layers to run on the GPU (-1: as many as fit)")
+	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache `type`: f16, q8_0 or f32")
 }
 
-func (m *modelFlags) load() (*app.LoadedModel, error) {
+// maxThreads bounds --threads: far above any CPU's cores, far below what
+// makes creating the threads fail.
+const maxThreads = 1024
+
+// loadOptions checks the flags, without loading anything, and returns the
+// load options they ask for.
+func (m *modelFlags) loadOptions() (app.LoadOptions, error) {
 	if m.model == "" {
-		return nil, usageError("--model is required")
+		return app.LoadOptions{}, usageError("--model is required")
 	}
 	switch m.backend {
 	case "auto", "cpu", "gl":
 	default:
-		return nil, usageError("--backend %q: want auto, cpu or gl", m.backend)
+		return app.LoadOptions{}, usageError("--backend %q: want auto, cpu or gl", m.backend)
 	}
-	return app.LoadModel(m.model, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
+	if m.threads < 0 || m.threads > maxThreads {
+		return app.LoadOptions{}, usageError("--threads %d: want 1 to %d (0: one per physical core)", m.threads, maxThreads)
+	}
+	if m.gpuLayers < -1 {
+		return app.LoadOptions{}, usageError("--gpu-layers %d: want -1 (as many as fit), 0 or a number of layers", m.gpuLayers)
+	}
+	kv, err := engine.ParseKVType(m.kvType)
+	if err != nil {
+		return app.LoadOptions{}, usageError("--kv-type: %v", err)
+	}
+	return app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers, Context: m.context, KVType: kv}, nil
 }
+
+func (m *modelFlags) load() (*app.LoadedModel, error) {
+	opts, err := m.loadOptions()
+	if err != nil {
+		return nil, err
+	}
+	path, err := modelPath(m.env, m.model)
+	if err != nil {
+		return nil, err
+	}
+	return app.LoadModel(path, opts)
+}
+
+// maxTextFile bounds a prompt or text file (far beyond any context).
+const maxTextFile = 64 << 20
 
 // readTextFile reads a prompt or text file named by a flag.
 func readTextFile(flagName, path string) (string, error) {
 	if path == "" {
 		return "", usageError("--%s is required", flagName)
 	}
-	raw, err := os.ReadFile(path)
+	raw, err := inputfile.ReadFile(path, maxTextFile)
 	if err != nil {
 		return "", fmt.Errorf("read --%s: %w", flagName, err)
 	}
@@ -65,22 +105,32 @@ type logitPair [2]any
 
 // topPairs returns the n highest logits of row, highest first (lowest id first on ties).
 func topPairs(row []float32, n int) []logitPair {
-	idx := make([]int, len(row))
-	for i := range idx {
-		idx[i] = i
-	}
 	n = min(n, len(row))
-	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
-	out := make([]logitPair, n)
-	for i := 0; i < n; i++ {
-		out[i] = logitPair{idx[i], row[idx[i]]}
+	better := func(a, b int) bool { return row[a] > row[b] || (row[a] == row[b] && a < b) }
+	// Keep the best n ids seen so far, in order (n is small).
+	best := make([]int, 0, n+1)
+	for i := range row {
+		if len(best) == n && !better(i, best[n-1]) {
+			continue
+		}
+		j := sort.Search(len(best), func(k int) bool { return better(i, best[k]) })
+		best = append(best, 0)
+		copy(best[j+1:], best[j:])
+		best[j] = i
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]logitPair, len(best))
+	for i, id := range best {
+		out[i] = logitPair{id, row[id]}
 	}
 	return out
 }
 
 func runEval(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "eval")
-	var mf modelFlags
+	mf := modelFlags{env: env}
 	mf.register(fs)
 	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
 	top := fs.Int("top", 10, "logits to print per position")
@@ -90,44 +140,58 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if *top < 1 {
 		return usageError("--top must be at least 1")
 	}
+	if _, err := mf.loadOptions(); err != nil {
+		return err
+	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
 	if err != nil {
 		return err
 	}
+	modelFile, err := modelPath(env, mf.model)
+	if err != nil {
+		return err
+	}
+	tok, closeTok, err := app.OpenTokenizer(modelFile)
+	if err != nil {
+		return err
+	}
+	tokens := tok.Encode(prompt, tok.AddBOS(), true)
+	closeTok()
+	if len(tokens) == 0 {
+		return fmt.Errorf("the prompt has no tokens")
+	}
+	mf.context = len(tokens)
 	lm, err := mf.load()
 	if err != nil {
 		return err
 	}
 	defer lm.Close()
-	tokens := lm.Tokenizer.Encode(prompt, lm.Tokenizer.AddBOS(), true)
-	if len(tokens) == 0 {
-		return fmt.Errorf("the prompt has no tokens")
-	}
-	st, err := lm.Model.NewState(len(tokens))
+	st, err := lm.NewState(len(tokens), true)
 	if err != nil {
 		return err
 	}
-	logits, err := st.Eval(ctx, tokens, true)
-	if err != nil {
-		return err
-	}
-	vocab := lm.Model.Config.Vocab
+	// Only the top pairs of each position are kept: memory stays bounded by
+	// one batch of logits however long the prompt.
 	out := struct {
 		Tokens []int32       `json:"tokens"`
 		Top    [][]logitPair `json:"top"`
-	}{Tokens: tokens}
-	for i := range tokens {
-		out.Top = append(out.Top, topPairs(logits[i*vocab:(i+1)*vocab], *top))
+	}{Tokens: tokens, Top: make([][]logitPair, 0, len(tokens))}
+	err = st.EvalEach(ctx, tokens, func(_ int, logits []float32) error {
+		out.Top = append(out.Top, topPairs(logits, *top))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return writeJSON(env.Stdout, out)
 }
 
 func runGenerate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "generate")
-	var mf modelFlags
+	mf := modelFlags{env: env}
 	mf.register(fs)
 	promptFile := fs.String("prompt-file", "", "prompt `file`; the texts <s> and </s> are read as BOS and EOS")
-	n := fs.Int("n", 128, "tokens to generate")
+	n := fs.Int("n", 128, "the most tokens to generate, `N` ≥ 1; -1: until the end of text or a full context (as in chat)")
 	params := sample.DefaultParams()
 	params.Temperature = 0
 	fs.Var(float32Flag{&params.Temperature}, "temp", "temperature (0: greedy)")
@@ -137,8 +201,11 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *n < 0 {
-		return usageError("-n must not be negative")
+	if err := checkMaxTokens(*n); err != nil {
+		return err
+	}
+	if _, err := mf.loadOptions(); err != nil {
+		return err
 	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
 	if err != nil {
@@ -158,9 +225,12 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if len(tokens) == 0 {
 		return fmt.Errorf("the prompt has no tokens")
 	}
-	st, err := lm.Model.NewState(0)
+	st, err := lm.NewState(0, false)
 	if err != nil {
 		return err
+	}
+	if *n == -1 {
+		*n = st.Capacity() - len(tokens)
 	}
 	if len(tokens)+*n > st.Capacity() {
 		return fmt.Errorf("prompt (%d tokens) + %d new tokens exceed the context of %d", len(tokens), *n, st.Capacity())
@@ -208,6 +278,16 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// checkMaxTokens validates -n, which means the same in chat and generate:
+// the most tokens to generate (N ≥ 1), or -1 for no limit but the end of
+// text and the context.
+func checkMaxTokens(n int) error {
+	if n < 1 && n != -1 {
+		return usageError("-n %d: want the most tokens to generate (1 or more), or -1 for no limit", n)
+	}
+	return nil
+}
+
 // float32Flag is a flag.Value for a float32.
 type float32Flag struct{ p *float32 }
 
@@ -229,7 +309,7 @@ func (f float32Flag) Set(s string) error {
 
 func runTokenize(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "tokenize")
-	model := fs.String("model", "", "GGUF model `file` (required)")
+	model := fs.String("model", "", "the model: a GGUF `file`, a catalog name or a file of the models folder (required)")
 	textFile := fs.String("text-file", "", "text `file` to tokenize (required)")
 	noBOS := fs.Bool("no-bos", false, "do not prepend BOS even when the model asks for it")
 	parseSpecial := fs.Bool("parse-special", false, "read the texts <s> and </s> as the BOS and EOS tokens")
@@ -243,7 +323,11 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tok, closeFile, err := app.OpenTokenizer(*model)
+	path, err := modelPath(env, *model)
+	if err != nil {
+		return err
+	}
+	tok, closeFile, err := app.OpenTokenizer(path)
 	if err != nil {
 		return err
 	}
@@ -254,15 +338,28 @@ func runTokenize(ctx context.Context, env *Env, args []string) error {
 
 func runInfo(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "info")
-	model := fs.String("model", "", "GGUF model `file` (required)")
+	model := fs.String("model", "", "the model: a GGUF `file`, a catalog name or a file of the models folder (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	ctxLen := fs.Int("ctx", 0, "context size for the memory estimate (0: the model's)")
+	kvType := fs.String("kv-type", "f16", "KV cache `type` for the memory estimate: f16, q8_0 or f32")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *model == "" {
 		return usageError("--model is required")
 	}
-	info, err := app.DescribeModel(*model)
+	path, err := modelPath(env, *model)
+	if err != nil {
+		return err
+	}
+	kv, err := engine.ParseKVType(*kvType)
+	if err != nil {
+		return usageError("--kv-type: %v", err)
+	}
+	if *ctxLen < 0 {
+		return usageError("--ctx must not be negative")
+	}
+	info, err := app.DescribeModelAt(path, engine.StateOptions{Context: *ctxLen, KVType: kv})
 	if err != nil {
 		return err
 	}
@@ -270,18 +367,22 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, info)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "file:           %s (%s)\n", info.Path, humanBytes(info.FileBytes))
-	fmt.Fprintf(w, "name:           %s\n", info.Name)
-	fmt.Fprintf(w, "architecture:   %s\n", info.Architecture)
+	fmt.Fprintf(w, "file:           %s (%s)\n", terminalSafe(info.Path), humanBytes(info.FileBytes))
+	fmt.Fprintf(w, "name:           %s\n", terminalSafe(info.Name))
+	fmt.Fprintf(w, "architecture:   %s\n", terminalSafe(info.Architecture))
 	fmt.Fprintf(w, "parameters:     %s (%d)\n", humanCount(info.Parameters), info.Parameters)
-	fmt.Fprintf(w, "quantization:   %s\n", info.Quantization)
+	fmt.Fprintf(w, "quantization:   %s\n", terminalSafe(info.Quantization))
 	for _, q := range info.TensorTypes {
 		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, humanBytes(q.Bytes))
 	}
 	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
 	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
 		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
-	fmt.Fprintf(w, "chat format:    %s\n", info.ChatFormat)
+	m := info.Memory
+	fmt.Fprintf(w, "memory:         %s at %d tokens with an %s KV cache (weights %s, KV cache %s, buffers %s, logits %s)\n",
+		humanBytes(info.MemoryTotal), info.MemoryContext, info.MemoryKVType, humanBytes(m.Weights), humanBytes(m.KV),
+		humanBytes(m.Buffers), humanBytes(m.Logits))
+	fmt.Fprintf(w, "chat format:    %s\n", terminalSafe(info.ChatFormat))
 	if info.ChatTemplate != "" {
 		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))
 	}
@@ -315,7 +416,8 @@ func humanCount(n int64) string {
 	return fmt.Sprint(n)
 }
 
-// oneLine shortens s to one line of at most n runes.
+// oneLine shortens s to one line of at most n runes, safe to print on a
+// terminal (see terminalSafe).
 func oneLine(s string, n int) string {
 	r := []rune(s)
 	for i, c := range r {
@@ -324,7 +426,7 @@ func oneLine(s string, n int) string {
 		}
 	}
 	if len(r) > n {
-		return string(r[:n]) + "…"
+		return terminalSafe(string(r[:n])) + "…"
 	}
-	return string(r)
+	return terminalSafe(string(r))
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/llamadesk/llamadesk/internal/atomicfile"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
@@ -230,7 +230,7 @@ func runPersonaList(ctx context.Context, env *Env, args []string) error {
 			if p.Builtin {
 				name += " (built-in)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, orDash(p.Model), orDash(p.Sampling.String()), orDash(oneLine(p.SystemPrompt, 50)))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", terminalSafe(name), orDash(terminalSafe(p.Model)), orDash(terminalSafe(p.Sampling.String())), orDash(oneLine(p.SystemPrompt, 50)))
 		}
 		return tw.Flush()
 	})
@@ -281,7 +281,10 @@ func runPersonaExport(ctx context.Context, env *Env, args []string) error {
 			_, err := env.Stdout.Write(data)
 			return err
 		}
-		if err := atomicfile.WriteFile(*out, data, 0o644); err != nil {
+		if err := atomicfile.WriteOutput(*out, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", *out)
@@ -300,7 +303,7 @@ func runPersonaImport(ctx context.Context, env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usageError("persona import needs a FILE (- for standard input)")
 	}
-	data, err := readInput(env, rest[0])
+	data, err := readInput(env, rest[0], history.MaxPersonaFileBytes)
 	if err != nil {
 		return err
 	}
@@ -336,20 +339,18 @@ func runPersonaRestore(ctx context.Context, env *Env, args []string) error {
 	})
 }
 
-// readInput reads a file named on the command line, or standard input for "-".
-func readInput(env *Env, path string) ([]byte, error) {
+// readInput reads a file named on the command line, or standard input for
+// "-", refusing at once what is not a regular file (a pipe or device named
+// as a path) and stopping as soon as more than limit bytes arrive.
+func readInput(env *Env, path string, limit int64) ([]byte, error) {
 	if path == "-" {
-		data, err := io.ReadAll(env.Stdin)
+		data, err := inputfile.ReadAll(env.Stdin, limit)
 		if err != nil {
 			return nil, fmt.Errorf("read standard input: %w", err)
 		}
 		return data, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return data, nil
+	return inputfile.ReadFile(path, limit)
 }
 
 // --- history ---
@@ -361,7 +362,7 @@ func historySubcommands() map[string]subcommand {
 		"list":        {"[--json]", runHistoryList},
 		"search":      {"QUERY [--limit N] [--json]", runHistorySearch},
 		"rm":          {"ID", runHistoryRm},
-		"start-fresh": {"(move a damaged history database aside and start an empty one)", runHistoryStartFresh},
+		"start-fresh": {"[--force] (move a damaged history database aside and start an empty one; --force: even a healthy one)", runHistoryStartFresh},
 	}
 }
 
@@ -414,7 +415,7 @@ func runHistoryList(ctx context.Context, env *Env, args []string) error {
 			if c.Pinned {
 				title = "* " + title
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", c.ID, c.UpdatedAt.Local().Format("2006-01-02 15:04"), c.MessageCount, orDash(title))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", terminalSafe(c.ID), c.UpdatedAt.Local().Format("2006-01-02 15:04"), c.MessageCount, orDash(title))
 		}
 		return tw.Flush()
 	})
@@ -452,7 +453,7 @@ func runHistorySearch(ctx context.Context, env *Env, args []string) error {
 			if h.MessageID != 0 {
 				where = string(h.Role)
 			}
-			fmt.Fprintf(env.Stdout, "%s  %s  (%s)\n    %s\n", h.ConversationID, oneLine(h.Title, 60), where, oneLine(h.Snippet, 120))
+			fmt.Fprintf(env.Stdout, "%s  %s  (%s)\n    %s\n", terminalSafe(h.ConversationID), oneLine(h.Title, 60), terminalSafe(where), oneLine(h.Snippet, 120))
 		}
 		return nil
 	})
@@ -478,6 +479,7 @@ func runHistoryRm(ctx context.Context, env *Env, args []string) error {
 
 func runHistoryStartFresh(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "history start-fresh")
+	force := fs.Bool("force", false, "set the history aside even when it is not damaged")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -486,7 +488,14 @@ func runHistoryStartFresh(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	moved, err := a.StartFreshHistory()
+	start := a.StartFreshHistory
+	if *force {
+		start = a.ForceFreshHistory
+	}
+	moved, err := start()
+	if errors.Is(err, history.ErrHealthy) {
+		return fmt.Errorf("%w: nothing was moved (use --force to set a healthy history aside and start an empty one)", history.ErrHealthy)
+	}
 	if err != nil {
 		return err
 	}
@@ -505,7 +514,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	id := fs.String("conversation", "", "conversation `ID` to export")
 	all := fs.Bool("all", false, "export every conversation, one file each, into the --out folder")
 	formatName := fs.String("format", "", "`format`: md, json, html or txt (default: from the --out extension)")
-	out := fs.String("out", "", "output `file` (- for standard output), or folder with --all (required)")
+	out := fs.String("out", "", "output `file`, or folder with --all (- for standard output: with --all every conversation, one after another; required)")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -529,6 +538,9 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return usageError("%v", err)
 	}
 	return withHistory(env, func(_ *app.App, s *history.Store) error {
+		if *all && *out == "-" {
+			return s.ExportStream(ctx, env.Stdout, format)
+		}
 		if *all {
 			paths, err := s.ExportAll(ctx, *out, format)
 			if err != nil {
@@ -560,7 +572,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if len(rest) != 1 {
 		return usageError("import needs a FILE (a conversation exported as JSON; - for standard input)")
 	}
-	data, err := readInput(env, rest[0])
+	data, err := readInput(env, rest[0], history.MaxImportBytes)
 	if err != nil {
 		return err
 	}

@@ -351,12 +351,35 @@ func TestCorruptHistoryCommand(t *testing.T) {
 	if err := os.WriteFile(path, []byte("garbage garbage garbage garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	msg := h.fail(t, 1, "history", "list")
-	if !strings.Contains(msg, "damaged") || !strings.Contains(msg, ".corrupt-") || !strings.Contains(msg, "start-fresh") {
-		t.Errorf("corrupt database message: %q", msg)
+	// Every start refuses the damaged file with the same message; one copy
+	// is saved, not one per start.
+	for range 4 {
+		msg := h.fail(t, 1, "history", "list")
+		if !strings.Contains(msg, "damaged") || !strings.Contains(msg, ".corrupt-") || !strings.Contains(msg, "start-fresh") {
+			t.Errorf("corrupt database message: %q", msg)
+		}
+	}
+	if copies, _ := filepath.Glob(path + ".corrupt-*"); len(copies) != 1 {
+		t.Errorf("copies after four starts: %v", copies)
 	}
 	if out := h.ok(t, "history", "start-fresh"); !strings.Contains(out, "moved the old history") {
 		t.Errorf("start-fresh printed %q", out)
 	}
 	h.ok(t, "history", "list")
+
+	// A healthy history is not set aside without --force.
+	h.seed(t)
+	if msg := h.fail(t, 1, "history", "start-fresh"); !strings.Contains(msg, "not damaged") || !strings.Contains(msg, "--force") {
+		t.Errorf("start-fresh on a healthy history: %q", msg)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(h.ok(t, "history", "list", "--json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("a refused start-fresh changed the history: %v %v", list, err)
+	}
+	if out := h.ok(t, "history", "start-fresh", "--force"); !strings.Contains(out, "moved the old history") {
+		t.Errorf("start-fresh --force printed %q", out)
+	}
+	if out := h.ok(t, "history", "list"); !strings.Contains(out, "no conversations") {
+		t.Errorf("after start-fresh --force: %q", out)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 	"github.com/llamadesk/llamadesk/models"
 	"github.com/llamadesk/llamadesk/models/download"
 )
@@ -241,8 +242,11 @@ func progressLine(p download.Progress) string {
 	return s
 }
 
-// runModels implements `llamadesk models [--json]`.
+// runModels implements `llamadesk models [--json]` and `llamadesk models import FILE`.
 func runModels(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && args[0] == "import" {
+		return runModelsImport(ctx, env, args[1:])
+	}
 	fs := newFlagSet(env, "models")
 	asJSON := fs.Bool("json", false, "print JSON (every quantization, with the numbers behind each fit)")
 	all := fs.Bool("all", false, "list every quantization of the catalog, not only the usual pick")
@@ -270,11 +274,11 @@ func runModels(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, ", %s available", download.FormatBytes(int64(list.Memory.Available)))
 	}
 	if list.GPU != nil {
-		fmt.Fprintf(w, "; GPU %s with %s", list.GPU.Name, download.FormatBytes(int64(list.GPU.Total)))
+		fmt.Fprintf(w, "; GPU %s with %s", terminalSafe(list.GPU.Name), download.FormatBytes(int64(list.GPU.Total)))
 	} else {
 		fmt.Fprint(w, "; no GPU backend")
 	}
-	fmt.Fprintf(w, ".\nModels folder: %s\n\n", list.ModelsDir)
+	fmt.Fprintf(w, ".\nModels folder: %s\n\n", terminalSafe(list.ModelsDir))
 
 	fmt.Fprintln(w, "Catalog (download with `llamadesk pull NAME`; * marks the usual pick):")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
@@ -314,12 +318,57 @@ func runModels(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(tw, "FILE\tQUANT\tPARAMETERS\tSIZE\tFIT")
 	for _, l := range list.Local {
 		if l.Err != "" {
-			fmt.Fprintf(tw, "%s\t\t\t%s\tunreadable: %s\n", l.File, download.FormatBytes(l.Size), l.Err)
+			fmt.Fprintf(tw, "%s\t\t\t%s\tunreadable: %s\n", terminalSafe(l.File), download.FormatBytes(l.Size), terminalSafe(l.Err))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.File, l.Quantization, countWords(l.Parameters), download.FormatBytes(l.Size), l.FitSummary)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", terminalSafe(l.File), terminalSafe(l.Quantization), countWords(l.Parameters), download.FormatBytes(l.Size), terminalSafe(l.FitSummary))
 	}
 	return tw.Flush()
+}
+
+// runModelsImport implements `llamadesk models import FILE [--copy]`: the
+// file joins the models folder by a symbolic link (or, with --copy, as a
+// copy), as the window's Import does.
+func runModelsImport(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "models import")
+	cp := fs.Bool("copy", false, "copy the file into the models folder instead of linking to it")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "Usage: llamadesk models import FILE [--copy]   (add a GGUF file to the models folder)")
+		fs.PrintDefaults()
+	}
+	rest, err := parseFlags(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return usageError("models import needs a GGUF FILE")
+	}
+	svc, err := openModels(env, 0, 0)
+	if err != nil {
+		return err
+	}
+	mode := models.ImportLink
+	var progress func(done, total int64)
+	bar := newProgressBar(env, *quiet)
+	if *cp {
+		mode = models.ImportCopy
+		name := filepath.Base(rest[0])
+		progress = func(done, total int64) {
+			bar.update(download.Progress{Name: name, State: download.StateDownloading, Done: done, Total: total, ETA: -1})
+		}
+	}
+	m, err := svc.Import(ctx, rest[0], mode, progress)
+	bar.finish()
+	if err != nil {
+		return err
+	}
+	how := "linked"
+	if *cp {
+		how = "copied"
+	}
+	fmt.Fprintf(env.Stdout, "%s %s into %s as %s\n", how, terminalSafe(rest[0]), terminalSafe(svc.Library.Dir), terminalSafe(m.File))
+	return nil
 }
 
 // countWords renders a parameter count such as "6.7B" or "2.8M".
@@ -356,7 +405,7 @@ func runRm(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "removed %s\n", removed)
+	fmt.Fprintf(env.Stdout, "removed %s\n", terminalSafe(removed))
 	return nil
 }
 
@@ -376,9 +425,9 @@ func runLogin(ctx context.Context, env *Env, args []string) error {
 		var data []byte
 		var err error
 		if *file == "-" {
-			data, err = io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+			data, err = inputfile.ReadAll(env.Stdin, 64<<10)
 		} else {
-			data, err = os.ReadFile(*file)
+			data, err = inputfile.ReadFile(*file, 64<<10)
 		}
 		if err != nil {
 			return fmt.Errorf("read token: %w", err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,13 +22,16 @@ type Conversation struct {
 	TitleEdited bool `json:"title_edited"`
 	// Persona is the name of the persona it was started with ("" for none);
 	// the persona may since have been edited or deleted.
-	Persona      string    `json:"persona"`
-	SystemPrompt string    `json:"system_prompt"`
-	Model        string    `json:"model"`
-	Sampling     Sampling  `json:"sampling"`
-	Pinned       bool      `json:"pinned"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	Persona      string   `json:"persona"`
+	SystemPrompt string   `json:"system_prompt"`
+	Model        string   `json:"model"`
+	Sampling     Sampling `json:"sampling"`
+	// OverflowPolicy is what to drop when the conversation outgrows the
+	// context: one of OverflowPolicies, or "" for the default (the first).
+	OverflowPolicy string    `json:"overflow_policy,omitempty"`
+	Pinned         bool      `json:"pinned"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 	// LeafID is the last message of the active path (0 when there is none).
 	LeafID int64 `json:"leaf_id"`
 	// MessageCount counts every message, alternatives included.
@@ -47,6 +51,35 @@ type NewConversation struct {
 	// Title is an initial title set by the person; "" follows the first
 	// user message.
 	Title string
+	// OverflowPolicy is the context overflow policy ("" for the default;
+	// see OverflowPolicies).
+	OverflowPolicy string
+}
+
+// OverflowPolicies returns the names of the context overflow policies a
+// conversation may keep, the default first (engine/chat's policy names; a
+// test in app checks they agree).
+func OverflowPolicies() []string {
+	return []string{"keep-system-drop-oldest", "truncate-middle", "stop-at-limit"}
+}
+
+// checkOverflowPolicy accepts "" and the names of OverflowPolicies.
+func checkOverflowPolicy(name string) error {
+	if name == "" || slices.Contains(OverflowPolicies(), name) {
+		return nil
+	}
+	return fmt.Errorf("%w: unknown context overflow policy %q (want %s)", ErrInvalid, name, strings.Join(OverflowPolicies(), ", "))
+}
+
+// SetOverflowPolicy changes a conversation's context overflow policy ("" for
+// the default); later replies use it.
+func (s *Store) SetOverflowPolicy(ctx context.Context, id, policy string) error {
+	if err := checkOverflowPolicy(policy); err != nil {
+		return err
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		return updateConversation(ctx, tx, id, "overflow_policy = ?", policy)
+	})
 }
 
 // ConversationSettings are the settings of a conversation that may change
@@ -93,6 +126,9 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (Con
 	if nc.SystemPrompt != nil && (len(*nc.SystemPrompt) > maxSystemPrompt || !utf8.ValidString(*nc.SystemPrompt)) {
 		return Conversation{}, fmt.Errorf("%w: system prompt is longer than %d bytes or not UTF-8", ErrInvalid, maxSystemPrompt)
 	}
+	if err := checkOverflowPolicy(nc.OverflowPolicy); err != nil {
+		return Conversation{}, err
+	}
 	var id string
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var personaID sql.NullInt64
@@ -102,7 +138,7 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (Con
 			if err != nil {
 				return err
 			}
-			if err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name = ?", nc.Persona).Scan(&personaID); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name_key = ?", PersonaKey(nc.Persona)).Scan(&personaID); err != nil {
 				return fmt.Errorf("persona %q: %w", nc.Persona, err)
 			}
 			c.Persona, c.SystemPrompt, c.Model, c.Sampling = p.Name, p.SystemPrompt, p.Model, p.Sampling
@@ -122,9 +158,9 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (Con
 		for range 5 {
 			id = newID()
 			_, err = tx.ExecContext(ctx, `INSERT INTO conversations(id, title, title_edited, persona_id, persona_name,
-				system_prompt, model, sampling_json, pinned, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-				id, title, title != "", personaID, c.Persona, c.SystemPrompt, c.Model, sampling, t, t)
+				system_prompt, model, sampling_json, overflow_policy, pinned, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+				id, title, title != "", personaID, c.Persona, c.SystemPrompt, c.Model, sampling, nc.OverflowPolicy, t, t)
 			if !isUniqueViolation(err) {
 				break
 			}
@@ -141,7 +177,7 @@ func (s *Store) CreateConversation(ctx context.Context, nc NewConversation) (Con
 }
 
 const conversationColumns = `c.id, c.title, c.title_edited, c.persona_name, c.system_prompt, c.model,
-	c.sampling_json, c.pinned, c.created_at, c.updated_at, COALESCE(c.leaf_id, 0),
+	c.sampling_json, c.overflow_policy, c.pinned, c.created_at, c.updated_at, COALESCE(c.leaf_id, 0),
 	(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)`
 
 // scanConversation reads one row of conversationColumns.
@@ -150,7 +186,7 @@ func scanConversation(row interface{ Scan(...any) error }) (Conversation, error)
 	var sampling string
 	var created, updated int64
 	err := row.Scan(&c.ID, &c.Title, &c.TitleEdited, &c.Persona, &c.SystemPrompt, &c.Model,
-		&sampling, &c.Pinned, &created, &updated, &c.LeafID, &c.MessageCount)
+		&sampling, &c.OverflowPolicy, &c.Pinned, &created, &updated, &c.LeafID, &c.MessageCount)
 	if err != nil {
 		return c, err
 	}

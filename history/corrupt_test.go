@@ -101,15 +101,21 @@ func TestCorruptDatabaseIsCopiedAsideAndReported(t *testing.T) {
 				t.Errorf("the damaged file was changed (%v)", err)
 			}
 
-			// A second attempt makes a second copy, never overwriting.
-			_, err2 := Open(path)
-			var ce2 *CorruptError
-			if !errors.As(err2, &ce2) || ce2.CopyPath == ce.CopyPath {
-				t.Errorf("second open: %v", err2)
+			// Later attempts refuse the file again, naming the same copy,
+			// and make no more copies.
+			for range 3 {
+				_, err2 := Open(path)
+				var ce2 *CorruptError
+				if !errors.As(err2, &ce2) || ce2.CopyPath != ce.CopyPath || !ce2.Earlier {
+					t.Errorf("later open: %v", err2)
+				}
+			}
+			if copies, _ := filepath.Glob(path + ".corrupt-*"); len(copies) != 1 {
+				t.Errorf("copies after four opens: %v", copies)
 			}
 
 			// With the person's agreement: a fresh database in its place.
-			fresh, moved, err := StartFresh(path)
+			fresh, moved, err := StartFresh(path, false)
 			if err != nil {
 				t.Fatalf("StartFresh: %v", err)
 			}
@@ -134,7 +140,7 @@ func TestCorruptDatabaseIsCopiedAsideAndReported(t *testing.T) {
 
 func TestStartFreshWithoutFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "none.db")
-	s, moved, err := StartFresh(path)
+	s, moved, err := StartFresh(path, false)
 	if err != nil || moved != "" {
 		t.Fatalf("StartFresh = %q, %v", moved, err)
 	}
@@ -158,5 +164,67 @@ func TestOtherOpenErrorsAreNotCorruption(t *testing.T) {
 	}
 	if matches, _ := filepath.Glob(path + ".corrupt-*"); len(matches) > 0 {
 		t.Errorf("copies made: %v", matches)
+	}
+}
+
+func TestDamageChangedAfterCopyIsCopiedAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "llamadesk.db")
+	if err := os.WriteFile(path, []byte("not a database, first version"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path)
+	var first *CorruptError
+	if !errors.As(err, &first) || first.Earlier {
+		t.Fatalf("first open: %v", err)
+	}
+	// The damaged file changes (another damage, a restore attempt...): a new
+	// copy keeps this state too.
+	if err := os.WriteFile(path, []byte("not a database, second version, longer"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path)
+	var second *CorruptError
+	if !errors.As(err, &second) || second.Earlier || second.CopyPath == first.CopyPath {
+		t.Fatalf("open after the change: %v", err)
+	}
+	if copies, _ := filepath.Glob(path + ".corrupt-*"); len(copies) != 2 {
+		t.Errorf("copies: %v", copies)
+	}
+}
+
+func TestStartFreshRefusesHealthyDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "llamadesk.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := chat(t, s, "", "keep me")
+	s.Close()
+
+	if _, _, err := StartFresh(path, false); !errors.Is(err, ErrHealthy) {
+		t.Fatalf("StartFresh on a healthy database: %v, want ErrHealthy", err)
+	}
+	if aside, _ := filepath.Glob(path + ".*-2*"); len(aside) != 0 {
+		t.Fatalf("a refused start-fresh moved files: %v", aside)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Thread(context.Background(), id); err != nil {
+		t.Fatalf("the history was changed: %v", err)
+	}
+	s.Close()
+
+	fresh, moved, err := StartFresh(path, true)
+	if err != nil {
+		t.Fatalf("forced StartFresh: %v", err)
+	}
+	defer fresh.Close()
+	if !strings.HasPrefix(filepath.Base(moved), "llamadesk.db.old-") {
+		t.Errorf("a healthy history was moved to %q", moved)
+	}
+	if convs, _ := fresh.Conversations(context.Background()); len(convs) != 0 {
+		t.Errorf("the fresh history has %d conversations", len(convs))
 	}
 }

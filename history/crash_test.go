@@ -88,6 +88,18 @@ func TestKillDuringStreaming(t *testing.T) {
 				}
 			}
 		}
+		// Another process opening the history meanwhile leaves the live
+		// reply alone.
+		if id != "" {
+			live, err := Open(path)
+			if err != nil {
+				t.Fatalf("round %d: open beside the writer: %v", round, err)
+			}
+			if th, err := live.Thread(ctx, id); err != nil || th.Messages[len(th.Messages)-1].Status != StatusStreaming {
+				t.Errorf("round %d: a live reply was marked: %v", round, err)
+			}
+			live.Close()
+		}
 		// SIGKILL (TerminateProcess on Windows) in the middle of the loop.
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatalf("kill: %v", err)
@@ -113,9 +125,10 @@ func TestKillDuringStreaming(t *testing.T) {
 		if msgs[0].Content != "first question" || msgs[1].Content != "first answer" || msgs[2].Content != "second question" {
 			t.Errorf("round %d: earlier messages = %q", round, contents(msgs[:3]))
 		}
+		// Opening after the crash marked the orphaned reply interrupted.
 		last := msgs[3]
-		if last.Status != StatusStreaming {
-			t.Errorf("round %d: reply status %s, want streaming", round, last.Status)
+		if last.Status != StatusInterrupted {
+			t.Errorf("round %d: reply status %s, want interrupted", round, last.Status)
 		}
 		if want := fmt.Sprintf("token1 token2 token3 "); !strings.HasPrefix(last.Content, want) {
 			t.Errorf("round %d: reply starts %.40q", round, last.Content)
@@ -124,9 +137,9 @@ func TestKillDuringStreaming(t *testing.T) {
 			t.Errorf("round %d: reply lost committed text: saved %d, have %d bytes ending %q",
 				round, saved, len(last.Content), last.Content[max(0, len(last.Content)-30):])
 		}
-		// The interrupted reply can be marked and the conversation goes on.
-		if n, err := s.MarkInterrupted(ctx, 0); err != nil || n != 1 {
-			t.Errorf("round %d: MarkInterrupted = %d, %v; want 1", round, n, err)
+		// Nothing is left streaming, and the conversation goes on.
+		if n, err := s.MarkInterrupted(ctx, 0); err != nil || n != 0 {
+			t.Errorf("round %d: MarkInterrupted = %d, %v; want 0", round, n, err)
 		}
 		if _, err := s.AppendUser(ctx, id, "are you there?"); err != nil {
 			t.Errorf("round %d: append after crash: %v", round, err)

@@ -49,8 +49,10 @@ func (f Format) Ext() string { return "." + string(f) }
 // ConversationFormat names the JSON export format.
 const ConversationFormat = "llamadesk.conversation"
 
-// conversationFileVersion is the JSON export version this build reads and writes.
-const conversationFileVersion = 1
+// conversationFileVersion is the JSON export version this build writes; it
+// reads it and every earlier one. Version 2 added the conversation's
+// overflow_policy and each reply's seed.
+const conversationFileVersion = 2
 
 // conversationFile is the JSON export of one conversation: complete, every
 // version of every message included, so that Import restores it exactly.
@@ -61,16 +63,19 @@ type conversationFile struct {
 }
 
 type exportConversation struct {
-	ID           string    `json:"id"`
-	Title        string    `json:"title"`
-	TitleEdited  bool      `json:"title_edited"`
-	Persona      string    `json:"persona"`
-	SystemPrompt string    `json:"system_prompt"`
-	Model        string    `json:"model"`
-	Sampling     Sampling  `json:"sampling"`
-	Pinned       bool      `json:"pinned"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	Title        string   `json:"title"`
+	TitleEdited  bool     `json:"title_edited"`
+	Persona      string   `json:"persona"`
+	SystemPrompt string   `json:"system_prompt"`
+	Model        string   `json:"model"`
+	Sampling     Sampling `json:"sampling"`
+	// OverflowPolicy is the conversation's context overflow policy ("" for
+	// the default).
+	OverflowPolicy string    `json:"overflow_policy,omitempty"`
+	Pinned         bool      `json:"pinned"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 	// ActiveMessage is the id (within this file) of the active path's last
 	// message; 0 when there are no messages.
 	ActiveMessage int             `json:"active_message"`
@@ -89,6 +94,7 @@ type exportMessage struct {
 	TokenCount int       `json:"token_count"`
 	Model      string    `json:"model"`
 	Stats      Stats     `json:"stats"`
+	Seed       *int64    `json:"seed,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
@@ -137,10 +143,37 @@ func (s *Store) Export(ctx context.Context, w io.Writer, id string, f Format) er
 	return nil
 }
 
-// ExportFile writes conversation id to the file path in format f. The file
-// appears complete or not at all (written beside it, then renamed).
+// ExportFile writes conversation id to the file path in format f. A file
+// appears complete or not at all (written beside it, then renamed; through
+// a symbolic link, its target), keeps its permissions when it existed, and
+// is created with 0666 less the umask otherwise; a device or a named pipe
+// is written in place (see atomicfile.WriteOutput).
 func (s *Store) ExportFile(ctx context.Context, path, id string, f Format) error {
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
+	return atomicfile.WriteOutput(path, func(w io.Writer) error { return s.Export(ctx, w, id, f) })
+}
+
+// ExportStream writes every conversation to w in format f, one after
+// another (newest first, as Conversations lists them): JSON as one complete
+// document per conversation, the other formats separated by a blank line.
+func (s *Store) ExportStream(ctx context.Context, w io.Writer, f Format) error {
+	if _, err := ParseFormat(string(f)); err != nil {
+		return err
+	}
+	convs, err := s.Conversations(ctx)
+	if err != nil {
+		return err
+	}
+	for i, c := range convs {
+		if i > 0 && f != FormatJSON {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return fmt.Errorf("export all: %w", err)
+			}
+		}
+		if err := s.Export(ctx, w, c.ID, f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ExportAll writes every conversation into dir (created when missing), one
@@ -150,7 +183,7 @@ func (s *Store) ExportAll(ctx context.Context, dir string, f Format) ([]string, 
 	if _, err := ParseFormat(string(f)); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil { // less the umask
 		return nil, fmt.Errorf("export all: %w", err)
 	}
 	convs, err := s.Conversations(ctx)
@@ -197,8 +230,8 @@ func ExportFileName(c Conversation, f Format) string {
 func writeJSON(w io.Writer, c Conversation, all []Message) error {
 	ec := exportConversation{
 		ID: c.ID, Title: c.Title, TitleEdited: c.TitleEdited, Persona: c.Persona, SystemPrompt: c.SystemPrompt,
-		Model: c.Model, Sampling: c.Sampling, Pinned: c.Pinned, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Messages: make([]exportMessage, 0, len(all)),
+		Model: c.Model, Sampling: c.Sampling, OverflowPolicy: c.OverflowPolicy, Pinned: c.Pinned,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Messages: make([]exportMessage, 0, len(all)),
 	}
 	local := make(map[int64]int, len(all))
 	for i, m := range all {
@@ -207,7 +240,7 @@ func writeJSON(w io.Writer, c Conversation, all []Message) error {
 	for i, m := range all {
 		ec.Messages = append(ec.Messages, exportMessage{
 			ID: i + 1, Parent: local[m.ParentID], Role: m.Role, Content: m.Content, Status: m.Status,
-			Error: m.Error, TokenCount: m.TokenCount, Model: m.Model, Stats: m.Stats,
+			Error: m.Error, TokenCount: m.TokenCount, Model: m.Model, Stats: m.Stats, Seed: m.Seed,
 			CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 		})
 	}
@@ -252,6 +285,9 @@ func messageNotes(m Message) []string {
 		if m.Stats.TokensPerSecond > 0 {
 			notes = append(notes, fmt.Sprintf("%.1f tokens/s", m.Stats.TokensPerSecond))
 		}
+		if m.Seed != nil {
+			notes = append(notes, fmt.Sprintf("seed %d", *m.Seed))
+		}
 	}
 	return notes
 }
@@ -268,6 +304,9 @@ func headerFacts(c Conversation) [][2]string {
 	}
 	if !c.Sampling.IsZero() {
 		facts = append(facts, [2]string{"Sampling", c.Sampling.String()})
+	}
+	if c.OverflowPolicy != "" {
+		facts = append(facts, [2]string{"Context overflow", c.OverflowPolicy})
 	}
 	facts = append(facts, [2]string{"Created", timeLabel(c.CreatedAt)}, [2]string{"Updated", timeLabel(c.UpdatedAt)})
 	return facts

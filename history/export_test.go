@@ -279,7 +279,7 @@ func TestBadImportFiles(t *testing.T) {
 		"truncated":         good[:len(good)/2],
 		"trailing garbage":  good + "{}",
 		"persona file":      `{"format": "llamadesk.personas", "version": 1, "personas": []}`,
-		"wrong version":     edit(func(f map[string]any) { f["version"] = 2 }),
+		"wrong version":     edit(func(f map[string]any) { f["version"] = conversationFileVersion + 1 }),
 		"unknown field":     edit(func(f map[string]any) { conv(f)["colour"] = "red" }),
 		"bad role":          edit(func(f map[string]any) { msg(f, 1)["role"] = "system" }),
 		"bad status":        edit(func(f map[string]any) { msg(f, 1)["status"] = "thinking" }),

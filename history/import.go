@@ -9,8 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-// maxImport bounds an import file, in bytes.
-const maxImport = 256 << 20
+// MaxImportBytes bounds a conversation file to import; read no more.
+const MaxImportBytes = 256 << 20
 
 // Import adds a conversation from its JSON export (see Export), all or
 // nothing: a bad file is an ErrInvalid error and writes nothing. The
@@ -19,12 +19,12 @@ const maxImport = 256 << 20
 // new one. Exporting the imported conversation gives the same JSON, except
 // for the id when it changed. It returns the conversation's id.
 func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxImport+1))
+	data, err := io.ReadAll(io.LimitReader(r, MaxImportBytes+1))
 	if err != nil {
 		return "", fmt.Errorf("import: %w", err)
 	}
-	if len(data) > maxImport {
-		return "", fmt.Errorf("%w: import file is larger than %d bytes", ErrInvalid, maxImport)
+	if len(data) > MaxImportBytes {
+		return "", fmt.Errorf("%w: import file is larger than %d bytes", ErrInvalid, MaxImportBytes)
 	}
 	f, err := parseConversation(data)
 	if err != nil {
@@ -35,7 +35,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var personaID sql.NullInt64
 		if ec.Persona != "" {
-			err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name = ?", ec.Persona).Scan(&personaID)
+			err := tx.QueryRowContext(ctx, "SELECT id FROM personas WHERE name_key = ?", PersonaKey(ec.Persona)).Scan(&personaID)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("import: %w", err)
 			}
@@ -49,10 +49,10 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
 		}
 		for range 10 {
 			_, err = tx.ExecContext(ctx, `INSERT INTO conversations(id, title, title_edited, persona_id, persona_name,
-				system_prompt, model, sampling_json, pinned, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				system_prompt, model, sampling_json, overflow_policy, pinned, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				id, ec.Title, ec.TitleEdited, personaID, ec.Persona, ec.SystemPrompt, ec.Model, sampling,
-				ec.Pinned, millis(ec.CreatedAt), millis(ec.UpdatedAt))
+				ec.OverflowPolicy, ec.Pinned, millis(ec.CreatedAt), millis(ec.UpdatedAt))
 			if !isUniqueViolation(err) {
 				break
 			}
@@ -63,11 +63,15 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (string, error) {
 		}
 		stored := make(map[int]int64, len(ec.Messages))
 		for _, em := range ec.Messages {
+			status := em.Status
+			if status == StatusStreaming {
+				status = StatusInterrupted // nobody here is streaming it
+			}
 			m, err := insertMessage(ctx, tx, Message{
 				ConversationID: id, ParentID: stored[em.Parent], Role: em.Role, Content: em.Content,
-				TokenCount: em.TokenCount, Model: em.Model, Stats: em.Stats, Status: em.Status, Error: em.Error,
-				CreatedAt: em.CreatedAt, UpdatedAt: em.UpdatedAt,
-			})
+				TokenCount: em.TokenCount, Model: em.Model, Stats: em.Stats, Status: status, Error: em.Error,
+				Seed: em.Seed, CreatedAt: em.CreatedAt, UpdatedAt: em.UpdatedAt,
+			}, "")
 			if err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
@@ -96,8 +100,8 @@ func parseConversation(data []byte) (conversationFile, error) {
 	if f.Format != ConversationFormat {
 		return f, fmt.Errorf("%w: format is %q, want %q", ErrInvalid, f.Format, ConversationFormat)
 	}
-	if f.Version != conversationFileVersion {
-		return f, fmt.Errorf("%w: version %d is not supported (this build reads %d)", ErrInvalid, f.Version, conversationFileVersion)
+	if f.Version < 1 || f.Version > conversationFileVersion {
+		return f, fmt.Errorf("%w: version %d is not supported (this build reads 1 to %d)", ErrInvalid, f.Version, conversationFileVersion)
 	}
 	if err := checkConversation(f.Conversation); err != nil {
 		return f, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -122,6 +126,9 @@ func checkConversation(ec exportConversation) error {
 	if err := ec.Sampling.Validate(); err != nil {
 		return err
 	}
+	if err := checkOverflowPolicy(ec.OverflowPolicy); err != nil {
+		return err
+	}
 	seen := make(map[int]bool, len(ec.Messages))
 	for i, m := range ec.Messages {
 		where := fmt.Sprintf("message %d (entry %d)", m.ID, i+1)
@@ -138,6 +145,8 @@ func checkConversation(ec exportConversation) error {
 			return fmt.Errorf("%s: content is longer than %d bytes", where, maxContent)
 		case m.TokenCount < 0:
 			return fmt.Errorf("%s: negative token_count", where)
+		case m.Seed != nil && (*m.Seed < 0 || m.Role != RoleAssistant):
+			return fmt.Errorf("%s: a seed must be a reply's, and not negative", where)
 		case m.CreatedAt.IsZero() || m.UpdatedAt.IsZero():
 			return fmt.Errorf("%s: created_at and updated_at are required", where)
 		}

@@ -72,16 +72,19 @@ type Message struct {
 	ID             int64  `json:"id"`
 	ConversationID string `json:"conversation_id"`
 	// ParentID is the message this one answers or follows (0 for the first).
-	ParentID   int64     `json:"parent_id"`
-	Role       Role      `json:"role"`
-	Content    string    `json:"content"`
-	TokenCount int       `json:"token_count"`
-	Model      string    `json:"model,omitempty"`
-	Stats      Stats     `json:"stats,omitzero"`
-	Status     Status    `json:"status"`
-	Error      string    `json:"error,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ParentID   int64  `json:"parent_id"`
+	Role       Role   `json:"role"`
+	Content    string `json:"content"`
+	TokenCount int    `json:"token_count"`
+	Model      string `json:"model,omitempty"`
+	Stats      Stats  `json:"stats,omitzero"`
+	Status     Status `json:"status"`
+	Error      string `json:"error,omitempty"`
+	// Seed is the random seed a reply was sampled with (nil for greedy
+	// replies, user messages and replies saved before seeds were kept).
+	Seed      *int64    `json:"seed,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Version (1-based) and Versions place the message among its
 	// alternatives; set on messages returned by ActivePath and Thread.
 	Version  int `json:"version,omitempty"`
@@ -97,6 +100,8 @@ type Finish struct {
 	Stats      Stats
 	// Error says what went wrong when Status is StatusError.
 	Error string
+	// Seed is the random seed the reply was sampled with (nil: greedy).
+	Seed *int64
 }
 
 // maxContent bounds one message, in bytes.
@@ -122,17 +127,21 @@ func cleanReply(content string) string {
 }
 
 const messageColumns = `id, conversation_id, COALESCE(parent_id, 0), role, content, token_count, model,
-	stats_json, status, error, created_at, updated_at`
+	stats_json, status, error, seed, created_at, updated_at`
 
 // scanMessage reads one row of messageColumns.
 func scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 	var m Message
 	var stats string
 	var created, updated int64
+	var seed sql.NullInt64
 	err := row.Scan(&m.ID, &m.ConversationID, &m.ParentID, &m.Role, &m.Content, &m.TokenCount, &m.Model,
-		&stats, &m.Status, &m.Error, &created, &updated)
+		&stats, &m.Status, &m.Error, &seed, &created, &updated)
 	if err != nil {
 		return m, err
+	}
+	if seed.Valid {
+		m.Seed = &seed.Int64
 	}
 	if stats != "" && stats != "{}" {
 		if err := json.Unmarshal([]byte(stats), &m.Stats); err != nil {
@@ -156,7 +165,8 @@ func getMessage(ctx context.Context, q queryRower, id int64) (Message, error) {
 }
 
 // insertMessage inserts m (its ID is ignored) and returns it with its ID.
-func insertMessage(ctx context.Context, tx *sql.Tx, m Message) (Message, error) {
+// writer is the session streaming it ("" for none, see writers.go).
+func insertMessage(ctx context.Context, tx *sql.Tx, m Message, writer string) (Message, error) {
 	stats, err := json.Marshal(m.Stats)
 	if err != nil {
 		return m, fmt.Errorf("encode stats: %w", err)
@@ -165,10 +175,14 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m Message) (Message, error) 
 	if m.ParentID != 0 {
 		parent = sql.NullInt64{Int64: m.ParentID, Valid: true}
 	}
+	var w sql.NullString
+	if writer != "" {
+		w = sql.NullString{String: writer, Valid: true}
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages(conversation_id, parent_id, role, content, token_count,
-		model, stats_json, status, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		model, stats_json, status, error, seed, writer, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ConversationID, parent, m.Role, m.Content, m.TokenCount, m.Model, string(stats), m.Status, m.Error,
-		millis(m.CreatedAt), millis(m.UpdatedAt))
+		m.Seed, w, millis(m.CreatedAt), millis(m.UpdatedAt))
 	if err != nil {
 		return m, fmt.Errorf("save message: %w", err)
 	}
@@ -202,7 +216,7 @@ func (s *Store) AppendUser(ctx context.Context, conversationID, content string) 
 		}
 		t := now()
 		m, err = insertMessage(ctx, tx, Message{ConversationID: c.ID, ParentID: c.LeafID, Role: RoleUser,
-			Content: content, Status: StatusDone, CreatedAt: t, UpdatedAt: t})
+			Content: content, Status: StatusDone, CreatedAt: t, UpdatedAt: t}, "")
 		if err != nil {
 			return err
 		}
@@ -241,7 +255,7 @@ func (s *Store) StartAssistant(ctx context.Context, conversationID, model string
 		}
 		t := now()
 		m, err = insertMessage(ctx, tx, Message{ConversationID: c.ID, ParentID: leaf.ID, Role: RoleAssistant,
-			Model: model, Status: StatusStreaming, CreatedAt: t, UpdatedAt: t})
+			Model: model, Status: StatusStreaming, CreatedAt: t, UpdatedAt: t}, s.session.id)
 		if err != nil {
 			return err
 		}
@@ -260,9 +274,9 @@ func (s *Store) UpdateContent(ctx context.Context, messageID int64, content stri
 		return fmt.Errorf("%w: reply %d is longer than %d bytes", ErrInvalid, messageID, maxContent)
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET content = ?, status = 'streaming', updated_at = ?
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET content = ?, status = 'streaming', writer = ?, updated_at = ?
 			WHERE id = ? AND role = 'assistant' AND status IN ('streaming', 'interrupted')`,
-			content, millis(now()), messageID)
+			content, s.session.id, millis(now()), messageID)
 		if err != nil {
 			return fmt.Errorf("update reply %d: %w", messageID, err)
 		}
@@ -300,7 +314,8 @@ func (s *Store) FinishAssistant(ctx context.Context, messageID int64, f Finish) 
 		}
 		t := millis(now())
 		_, err = tx.ExecContext(ctx, `UPDATE messages SET content = ?, status = ?, token_count = ?, stats_json = ?,
-			error = ?, updated_at = ? WHERE id = ?`, content, f.Status, f.TokenCount, string(stats), cleanReply(f.Error), t, m.ID)
+			error = ?, seed = ?, writer = NULL, updated_at = ? WHERE id = ?`,
+			content, f.Status, f.TokenCount, string(stats), cleanReply(f.Error), f.Seed, t, m.ID)
 		if err != nil {
 			return fmt.Errorf("finish reply %d: %w", m.ID, err)
 		}
@@ -349,7 +364,7 @@ func (s *Store) EditUser(ctx context.Context, messageID int64, content string) (
 		}
 		t := now()
 		m, err = insertMessage(ctx, tx, Message{ConversationID: c.ID, ParentID: orig.ParentID, Role: RoleUser,
-			Content: content, Status: StatusDone, CreatedAt: t, UpdatedAt: t})
+			Content: content, Status: StatusDone, CreatedAt: t, UpdatedAt: t}, "")
 		if err != nil {
 			return err
 		}
@@ -384,7 +399,7 @@ func (s *Store) Regenerate(ctx context.Context, messageID int64, model string) (
 		}
 		t := now()
 		m, err = insertMessage(ctx, tx, Message{ConversationID: c.ID, ParentID: orig.ParentID, Role: RoleAssistant,
-			Model: model, Status: StatusStreaming, CreatedAt: t, UpdatedAt: t})
+			Model: model, Status: StatusStreaming, CreatedAt: t, UpdatedAt: t}, s.session.id)
 		if err != nil {
 			return err
 		}

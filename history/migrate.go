@@ -58,6 +58,14 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return steps, nil
 }
 
+// migrationHooks returns the steps of migrations that SQL cannot do, run
+// right after the named migration's SQL in its transaction.
+func migrationHooks() map[string]func(context.Context, *sql.Tx) error {
+	return map[string]func(context.Context, *sql.Tx) error{
+		"0002_release2.sql": fillPersonaKeys,
+	}
+}
+
 // SchemaVersion is the schema version this build writes (the number of the
 // last embedded migration).
 func SchemaVersion() int {
@@ -104,6 +112,11 @@ func migrateStep(ctx context.Context, db *sql.DB, steps []migration, latest int)
 	step := steps[version] // versions are 1-based and contiguous
 	if _, err := tx.ExecContext(ctx, step.sql); err != nil {
 		return false, fmt.Errorf("migrate to %s: %w", step.name, err)
+	}
+	if hook := migrationHooks()[step.name]; hook != nil {
+		if err := hook(ctx, tx); err != nil {
+			return false, fmt.Errorf("migrate to %s: %w", step.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", step.version)); err != nil {
 		return false, fmt.Errorf("migrate to %s: %w", step.name, err)

@@ -34,11 +34,13 @@ type Persona struct {
 
 // Limits on persona fields.
 const (
-	maxPersonaName   = 80
-	maxSystemPrompt  = 100_000
-	maxModelRef      = 1_000
-	maxPersonaImport = 16 << 20
+	maxPersonaName  = 80
+	maxSystemPrompt = 100_000
+	maxModelRef     = 1_000
 )
+
+// MaxPersonaFileBytes bounds a persona file to import; read no more.
+const MaxPersonaFileBytes = 16 << 20
 
 // PersonaFormat names the persona file format (export, import and the
 // built-in set in assets/personas.json).
@@ -102,7 +104,8 @@ func validateName(name string) error {
 }
 
 // ParsePersonas reads a persona file (see PersonaFormat), validating every
-// persona; names must be unique, ignoring case. Store-only fields (Builtin,
+// persona; names must be unique by PersonaKey (as in the database, so any
+// export imports again). Store-only fields (Builtin,
 // times) are left zero.
 func ParsePersonas(data []byte) ([]Persona, error) {
 	var f personaFile
@@ -122,7 +125,7 @@ func ParsePersonas(data []byte) ([]Persona, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("persona file: entry %d: %w", i+1, err)
 		}
-		key := strings.ToLower(p.Name)
+		key := PersonaKey(p.Name)
 		if seen[key] {
 			return nil, fmt.Errorf("%w: persona file: name %q appears twice", ErrInvalid, p.Name)
 		}
@@ -232,17 +235,17 @@ func upsertPersona(ctx context.Context, tx *sql.Tx, p Persona, replace bool) err
 		return err
 	}
 	t := millis(now())
-	q := `INSERT INTO personas(name, system_prompt, sampling_json, model, builtin, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(name) DO NOTHING`
+	q := `INSERT INTO personas(name, name_key, system_prompt, sampling_json, model, builtin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(name_key) DO NOTHING`
 	if replace {
-		q = `INSERT INTO personas(name, system_prompt, sampling_json, model, builtin, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(name) DO UPDATE SET name = excluded.name, system_prompt = excluded.system_prompt,
+		q = `INSERT INTO personas(name, name_key, system_prompt, sampling_json, model, builtin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(name_key) DO UPDATE SET name = excluded.name, system_prompt = excluded.system_prompt,
 			sampling_json = excluded.sampling_json, model = excluded.model,
 			builtin = excluded.builtin, updated_at = excluded.updated_at`
 	}
-	_, err = tx.ExecContext(ctx, q, p.Name, p.SystemPrompt, sampling, p.Model, p.Builtin, t, t)
+	_, err = tx.ExecContext(ctx, q, p.Name, PersonaKey(p.Name), p.SystemPrompt, sampling, p.Model, p.Builtin, t, t)
 	if err != nil {
 		return fmt.Errorf("save persona %q: %w", p.Name, err)
 	}
@@ -289,7 +292,8 @@ func (s *Store) Personas(ctx context.Context) ([]Persona, error) {
 	return out, nil
 }
 
-// Persona returns the persona called name (ignoring case).
+// Persona returns the persona called name (ignoring case and Unicode
+// normalisation, see PersonaKey).
 func (s *Store) Persona(ctx context.Context, name string) (Persona, error) {
 	return getPersona(ctx, s.r, name)
 }
@@ -300,7 +304,7 @@ type queryRower interface {
 }
 
 func getPersona(ctx context.Context, q queryRower, name string) (Persona, error) {
-	p, err := scanPersona(q.QueryRowContext(ctx, "SELECT "+personaColumns+" FROM personas WHERE name = ?", name))
+	p, err := scanPersona(q.QueryRowContext(ctx, "SELECT "+personaColumns+" FROM personas WHERE name_key = ?", PersonaKey(name)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("persona %q: %w", name, ErrNotFound)
 	}
@@ -329,8 +333,8 @@ func insertPersona(ctx context.Context, tx *sql.Tx, p Persona) error {
 		return err
 	}
 	t := millis(now())
-	_, err = tx.ExecContext(ctx, `INSERT INTO personas(name, system_prompt, sampling_json, model, builtin, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, p.Name, p.SystemPrompt, sampling, p.Model, p.Builtin, t, t)
+	_, err = tx.ExecContext(ctx, `INSERT INTO personas(name, name_key, system_prompt, sampling_json, model, builtin, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, p.Name, PersonaKey(p.Name), p.SystemPrompt, sampling, p.Model, p.Builtin, t, t)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("persona %q: %w", p.Name, ErrExists)
 	}
@@ -351,8 +355,8 @@ func (s *Store) UpdatePersona(ctx context.Context, name string, p Persona) error
 		return err
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE personas SET name = ?, system_prompt = ?, sampling_json = ?, model = ?, updated_at = ?
-			WHERE name = ?`, p.Name, p.SystemPrompt, sampling, p.Model, millis(now()), name)
+		res, err := tx.ExecContext(ctx, `UPDATE personas SET name = ?, name_key = ?, system_prompt = ?, sampling_json = ?, model = ?, updated_at = ?
+			WHERE name_key = ?`, p.Name, PersonaKey(p.Name), p.SystemPrompt, sampling, p.Model, millis(now()), PersonaKey(name))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("persona %q: %w", p.Name, ErrExists)
 		}
@@ -414,7 +418,7 @@ func (s *Store) DuplicatePersona(ctx context.Context, name, newName string) (Per
 // with it keep its name and system prompt.
 func (s *Store) DeletePersona(ctx context.Context, name string) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM personas WHERE name = ?", name)
+		res, err := tx.ExecContext(ctx, "DELETE FROM personas WHERE name_key = ?", PersonaKey(name))
 		if err != nil {
 			return fmt.Errorf("delete persona %q: %w", name, err)
 		}
@@ -451,8 +455,8 @@ func (s *Store) ExportPersonas(ctx context.Context, names ...string) ([]byte, er
 // which case the existing persona is overwritten. It returns the imported
 // personas.
 func (s *Store) ImportPersonas(ctx context.Context, data []byte, replace bool) ([]Persona, error) {
-	if len(data) > maxPersonaImport {
-		return nil, fmt.Errorf("%w: persona file is larger than %d bytes", ErrInvalid, maxPersonaImport)
+	if len(data) > MaxPersonaFileBytes {
+		return nil, fmt.Errorf("%w: persona file is larger than %d bytes", ErrInvalid, MaxPersonaFileBytes)
 	}
 	ps, err := ParsePersonas(data)
 	if err != nil {

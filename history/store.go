@@ -47,11 +47,13 @@ var (
 )
 
 // Store is an open history database. Its methods are safe for concurrent
-// use by several goroutines.
+// use by several goroutines. Opening it marks interrupted the replies left
+// streaming by a process that died (see writers.go).
 type Store struct {
-	path string
-	w    *sql.DB // the one writer connection
-	r    *sql.DB // query-only readers
+	path    string
+	w       *sql.DB  // the one writer connection
+	r       *sql.DB  // query-only readers
+	session *session // this Store's writer session (see writers.go)
 }
 
 // Open opens (creating when missing) the history database at path, checks
@@ -129,11 +131,23 @@ func openOnce(ctx context.Context, path string, fsys fs.FS) (*Store, error) {
 	}
 	r.SetMaxOpenConns(maxReaders)
 	r.SetMaxIdleConns(maxReaders)
-	s := &Store{path: abs, w: w, r: r}
+	sess, err := openSession(abs)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open history %s: %w", abs, err)
+	}
+	s := &Store{path: abs, w: w, r: r, session: sess}
 	if err := s.seedBuiltinPersonas(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open history %s: %w", abs, err)
 	}
+	if _, err := s.markOrphans(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open history %s: %w", abs, err)
+	}
+	// The file is healthy (again): a record of earlier damage is stale.
+	_ = os.Remove(damagePath(abs))
 	return s, nil
 }
 
@@ -143,7 +157,7 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database. Pending writes are already committed: every
 // method commits before it returns.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.w.Close(), s.session.close())
 }
 
 // Check runs SQLite's full integrity check and the full-text indexes'

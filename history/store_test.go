@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -129,23 +130,30 @@ func TestMigrateFromV1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
 	v1Fixture(t, path)
 
-	// A later build adds a step; opening applies it and keeps the data.
-	later := fstest.MapFS{
-		"migrations/0001_init.sql": &fstest.MapFile{Data: mustRead(t, "migrations/0001_init.sql")},
-		"migrations/0002_drafts.sql": &fstest.MapFile{Data: []byte(`
-			ALTER TABLE conversations ADD COLUMN draft TEXT NOT NULL DEFAULT '';
-			CREATE TABLE tags (conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, tag TEXT NOT NULL);`)},
+	// This build's steps, and a later build's step on top: opening applies
+	// them all (the Go part of 0002 included) and keeps the data.
+	later := fstest.MapFS{}
+	names, _ := fs.Glob(migrationFiles, "migrations/*.sql")
+	for _, name := range names {
+		later[name] = &fstest.MapFile{Data: mustRead(t, name)}
 	}
+	next := SchemaVersion() + 1
+	later[fmt.Sprintf("migrations/%04d_drafts.sql", next)] = &fstest.MapFile{Data: []byte(`
+			ALTER TABLE conversations ADD COLUMN draft TEXT NOT NULL DEFAULT '';
+			CREATE TABLE tags (conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, tag TEXT NOT NULL);`)}
 	s, err := openWith(ctx, path, later)
 	if err != nil {
 		t.Fatalf("open v1 with a v2 build: %v", err)
 	}
-	if v := userVersion(t, s.w); v != 2 {
-		t.Errorf("user_version = %d after migration, want 2", v)
+	if v := userVersion(t, s.w); v != next {
+		t.Errorf("user_version = %d after migration, want %d", v, next)
 	}
 	var draft string
 	if err := s.r.QueryRowContext(ctx, "SELECT draft FROM conversations WHERE id = 'oldconversation1'").Scan(&draft); err != nil {
-		t.Errorf("step 0002 not applied: %v", err)
+		t.Errorf("the later step was not applied: %v", err)
+	}
+	if p, err := s.Persona(ctx, "PIRATE"); err != nil || p.Name != "Pirate" {
+		t.Errorf("release 1's persona by its key: %+v, %v", p, err)
 	}
 	th, err := s.Thread(ctx, "oldconversation1")
 	if err != nil {

@@ -71,12 +71,48 @@ func (h *Hub) FileURL(repo, file string) string {
 }
 
 // Header returns the request headers for the hub: the bearer token, if any.
+// Use it only for URLs on the endpoint's host (see HeaderFor).
 func (h *Hub) Header() http.Header {
 	hdr := http.Header{}
 	if h.Token != "" {
 		hdr.Set("Authorization", "Bearer "+h.Token)
 	}
 	return hdr
+}
+
+// HeaderFor returns the request headers for rawURL: the bearer token only
+// when rawURL is on the endpoint's own host (same scheme, host and port),
+// never for a link or mirror elsewhere, nor over plain HTTP when the
+// endpoint is HTTPS.
+func (h *Hub) HeaderFor(rawURL string) http.Header {
+	if !h.SameHost(rawURL) {
+		return http.Header{}
+	}
+	return h.Header()
+}
+
+// SameHost reports whether rawURL has the endpoint's scheme, host and port.
+func (h *Hub) SameHost(rawURL string) bool {
+	e, err1 := url.Parse(h.Endpoint)
+	u, err2 := url.Parse(rawURL)
+	if err1 != nil || err2 != nil || e.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Scheme, e.Scheme) && strings.EqualFold(hostPort(u), hostPort(e))
+}
+
+// hostPort returns u's host with its port, the scheme's default when none.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.TrimSuffix(u.Hostname(), ".") + ":" + port
 }
 
 // treeEntry is one element of the hub's tree API answer.
@@ -107,7 +143,7 @@ func (h *Hub) Files(ctx context.Context, repo string) ([]RepoFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("list %s: %w", repo, err)
 		}
-		req.Header = h.Header()
+		req.Header = h.HeaderFor(next) // the token stays on the endpoint's host
 		resp, err := client.Do(req)
 		if err != nil {
 			return nil, fmt.Errorf("list %s on %s: %w", repo, h.Endpoint, err)
@@ -129,7 +165,14 @@ func (h *Hub) Files(ctx context.Context, repo string) ([]RepoFile, error) {
 			return nil, fmt.Errorf("list %s: %w", repo, err)
 		}
 		files = append(files, page...)
-		next = nextLink(resp.Header.Get("Link"))
+		next = ""
+		if link := nextLink(resp.Header.Get("Link")); link != "" {
+			u, err := resp.Request.URL.Parse(link) // relative links are relative to this page
+			if err != nil {
+				return nil, fmt.Errorf("list %s: bad next page link %q: %w", repo, link, err)
+			}
+			next = u.String()
+		}
 	}
 	if h.CacheDir != "" {
 		if err := h.saveCache(repo, files); err != nil {

@@ -172,3 +172,50 @@ func FuzzParseTree(f *testing.F) {
 		}
 	})
 }
+
+// TestTokenStaysOnTheEndpointHost checks that the access token is sent to
+// the configured endpoint only: a next-page link to another host is
+// followed without it.
+func TestTokenStaysOnTheEndpointHost(t *testing.T) {
+	var elsewhere []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere = append(elsewhere, r.Header.Get("Authorization"))
+		fmt.Fprint(w, `[{"type":"file","path":"LICENSE.txt","size":7020}]`)
+	}))
+	defer other.Close()
+	var home []string
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		home = append(home, r.Header.Get("Authorization"))
+		w.Header().Set("Link", fmt.Sprintf(`<%s/api/models/o/r/tree/main?cursor=2>; rel="next"`, other.URL))
+		fmt.Fprint(w, `[{"type":"file","path":"README.md","size":100}]`)
+	}))
+	defer hub.Close()
+	h := &Hub{Endpoint: hub.URL, Token: "hf_secret"}
+	files, err := h.Files(context.Background(), "o/r")
+	if err != nil || len(files) != 2 {
+		t.Fatalf("Files = %v, %v", files, err)
+	}
+	if len(home) != 1 || home[0] != "Bearer hf_secret" {
+		t.Errorf("the endpoint got %q", home)
+	}
+	if len(elsewhere) != 1 || elsewhere[0] != "" {
+		t.Errorf("another host got Authorization %q", elsewhere)
+	}
+	for _, c := range []struct {
+		url  string
+		want bool
+	}{
+		{hub.URL + "/o/r/resolve/main/x.gguf", true},
+		{other.URL + "/o/r/resolve/main/x.gguf", false},
+		{strings.Replace(hub.URL, "http://", "https://", 1) + "/x", false},
+		{"http://evil.example/x", false},
+	} {
+		if got := h.HeaderFor(c.url).Get("Authorization") != ""; got != c.want {
+			t.Errorf("HeaderFor(%s) carries the token: %v, want %v", c.url, got, c.want)
+		}
+	}
+	https := &Hub{Endpoint: "https://huggingface.co", Token: "hf_secret"}
+	if https.HeaderFor("https://huggingface.co:443/a").Get("Authorization") == "" || https.HeaderFor("http://huggingface.co/a").Get("Authorization") != "" {
+		t.Error("default ports or a downgrade to http are misjudged")
+	}
+}

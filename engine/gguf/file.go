@@ -2,12 +2,13 @@ package gguf
 
 import (
 	"fmt"
-	"os"
 )
 
-// Open memory-maps and parses the GGUF file at path. Close the File when done.
+// Open memory-maps and parses the GGUF file at path. Close the File when
+// done. Only a regular file is accepted, and opening never waits: a named
+// pipe or a device is refused at once.
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := openNoWait(path)
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
 	}
@@ -18,6 +19,9 @@ func Open(path string) (*File, error) {
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("open model %s: is a directory", path)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("open model %s: not a regular file (%s)", path, st.Mode().Type())
 	}
 	if st.Size() < 8 {
 		return nil, fmt.Errorf("open model %s: %w: file truncated (%d bytes)", path, ErrInvalid, st.Size())

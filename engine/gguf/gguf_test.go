@@ -216,7 +216,7 @@ func TestNestedArraysAndAllValueTypes(t *testing.T) {
 		"u32": uint32(1 << 31), "i32": int32(-1 << 30), "f32": float32(1.5), "bool": true,
 		"str": "héllo", "u64": uint64(1 << 63), "i64": int64(-1 << 62), "f64": math.Pi,
 		"nested": []Array{{ValueInt32, []int32{1, 2}}, {ValueString, []string{"a", ""}}, {ValueArray, []Array{{ValueBool, []bool{true, false}}}}},
-		"floats": []float32{0.5, -2}, "empty": []string{},
+		"floats": []float32{0.5, -2}, "empty": []string(nil), // an empty array reads as a nil slice of its type
 	}
 	for k, v := range values {
 		if err := w.Set(k, v); err != nil {

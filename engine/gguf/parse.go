@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strings"
 )
 
 // Magic is the four bytes every GGUF file begins with.
@@ -92,11 +93,54 @@ func (f *File) Close() error {
 	return c()
 }
 
+// maxDecoded bounds the memory the decoded metadata and tensor table may
+// take (estimated as they are decoded). Real files need a few MiB (the
+// largest vocabularies, 256K tokens with their merges, about 30 MiB); a file
+// padded with millions of empty strings or arrays would otherwise make the
+// parser allocate several times the file's size.
+const maxDecoded = 512 << 20
+
+// Estimated in-memory costs of decoded items beyond their bytes of text.
+const (
+	costString = 16 // a string header
+	costArray  = 48 // an Array value with its boxed slice
+	costKV     = 96 // a KV with its boxed value and its index entry
+	costTensor = 160
+)
+
+// loc says where the reader is, for error messages. Its format has an
+// optional %q (key) followed by an optional %d (i); it is formatted only
+// when an error is reported, so that reading millions of elements does not
+// build millions of messages.
+type loc struct {
+	format string
+	key    string
+	i      int
+}
+
+func (l loc) String() string {
+	q, d := strings.Contains(l.format, "%q"), strings.Contains(l.format, "%d")
+	switch {
+	case q && d:
+		return fmt.Sprintf(l.format, l.key, l.i)
+	case q:
+		return fmt.Sprintf(l.format, l.key)
+	case d:
+		return fmt.Sprintf(l.format, l.i)
+	}
+	return l.format
+}
+
+// at returns a loc without key or index.
+func at(what string) loc { return loc{format: what} }
+
 // reader decodes little-endian values from a byte slice, failing cleanly at its end.
 type reader struct {
 	b   []byte
 	off int
 	err error
+	// budget is the memory the decoded values may still take (see maxDecoded).
+	budget int64
 }
 
 func (r *reader) fail(format string, args ...any) {
@@ -105,14 +149,28 @@ func (r *reader) fail(format string, args ...any) {
 	}
 }
 
+// charge takes n bytes of decoded memory from the budget, failing when the
+// file asks for more than maxDecoded in all.
+func (r *reader) charge(n int64, l loc) bool {
+	if r.err != nil {
+		return false
+	}
+	r.budget -= n
+	if r.budget < 0 {
+		r.fail("%s: the metadata and tensor table would take more than %d MiB of memory", l, maxDecoded>>20)
+		return false
+	}
+	return true
+}
+
 func (r *reader) remaining() int { return len(r.b) - r.off }
 
-func (r *reader) take(n int, what string) []byte {
+func (r *reader) take(n int, l loc) []byte {
 	if r.err != nil {
 		return nil
 	}
 	if n < 0 || n > r.remaining() {
-		r.fail("file truncated reading %s (need %d bytes, %d left)", what, n, r.remaining())
+		r.fail("file truncated reading %s (need %d bytes, %d left)", l, n, r.remaining())
 		return nil
 	}
 	p := r.b[r.off : r.off+n]
@@ -120,29 +178,29 @@ func (r *reader) take(n int, what string) []byte {
 	return p
 }
 
-func (r *reader) u8(what string) uint8 {
-	if p := r.take(1, what); p != nil {
+func (r *reader) u8(l loc) uint8 {
+	if p := r.take(1, l); p != nil {
 		return p[0]
 	}
 	return 0
 }
 
-func (r *reader) u16(what string) uint16 {
-	if p := r.take(2, what); p != nil {
+func (r *reader) u16(l loc) uint16 {
+	if p := r.take(2, l); p != nil {
 		return binary.LittleEndian.Uint16(p)
 	}
 	return 0
 }
 
-func (r *reader) u32(what string) uint32 {
-	if p := r.take(4, what); p != nil {
+func (r *reader) u32(l loc) uint32 {
+	if p := r.take(4, l); p != nil {
 		return binary.LittleEndian.Uint32(p)
 	}
 	return 0
 }
 
-func (r *reader) u64(what string) uint64 {
-	if p := r.take(8, what); p != nil {
+func (r *reader) u64(l loc) uint64 {
+	if p := r.take(8, l); p != nil {
 		return binary.LittleEndian.Uint64(p)
 	}
 	return 0
@@ -150,8 +208,8 @@ func (r *reader) u64(what string) uint64 {
 
 // count reads a 64-bit count of items that each take at least minSize bytes,
 // refusing counts the rest of the file could not hold.
-func (r *reader) count(what string, minSize int) int {
-	n := r.u64(what)
+func (r *reader) count(l loc, minSize int) int {
+	n := r.u64(l)
 	if r.err != nil {
 		return 0
 	}
@@ -159,29 +217,38 @@ func (r *reader) count(what string, minSize int) int {
 		minSize = 1
 	}
 	if n > uint64(r.remaining()/minSize) {
-		r.fail("%s %d is more than the %d bytes left in the file can hold", what, n, r.remaining())
+		r.fail("%s %d is more than the %d bytes left in the file can hold", l, n, r.remaining())
 		return 0
 	}
 	return int(n)
 }
 
-func (r *reader) str(what string) string {
-	n := r.u64(what + " length")
+// str reads a length-prefixed string, charging its memory to the budget.
+func (r *reader) str(l loc) string {
+	n := r.u64(l)
 	if r.err != nil {
 		return ""
 	}
 	if n > uint64(r.remaining()) {
-		r.fail("%s length %d exceeds the %d bytes left in the file", what, n, r.remaining())
+		r.fail("%s length %d exceeds the %d bytes left in the file", l, n, r.remaining())
 		return ""
 	}
-	return string(r.take(int(n), what))
+	if !r.charge(costString+int64(n), l) {
+		return ""
+	}
+	return string(r.take(int(n), l))
 }
 
 // Parse parses a whole GGUF file held in data. The returned File refers to
 // data for tensor contents; data must stay unchanged while the File is used.
 func Parse(data []byte) (*File, error) {
-	r := &reader{b: data}
-	magic := r.take(4, "magic")
+	return parse(data, maxDecoded)
+}
+
+// parse is Parse with a budget for the decoded metadata and tensor table.
+func parse(data []byte, budget int64) (*File, error) {
+	r := &reader{b: data, budget: budget}
+	magic := r.take(4, at("magic"))
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -189,7 +256,7 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: bad magic %q (not a GGUF file)", ErrInvalid, magic)
 	}
 	f := &File{data: data, kvIndex: map[string]int{}, tIndex: map[string]int{}}
-	f.Version = r.u32("version")
+	f.Version = r.u32(at("version"))
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -203,17 +270,20 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: unsupported GGUF version %d", ErrInvalid, f.Version)
 	}
 	// Each tensor info takes at least 8 (name length) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset) bytes.
-	nTensors := r.count("tensor count", 32)
+	nTensors := r.count(at("tensor count"), 32)
 	// Each KV takes at least 8 (key length) + 4 (type) + 1 (smallest value) bytes.
-	nKV := r.count("metadata count", 13)
+	nKV := r.count(at("metadata count"), 13)
 	if r.err != nil {
 		return nil, r.err
 	}
 
+	if !r.charge(int64(nKV)*costKV, at("metadata count")) || !r.charge(int64(nTensors)*costTensor, at("tensor count")) {
+		return nil, r.err
+	}
 	f.KV = make([]KV, 0, nKV)
 	for i := 0; i < nKV; i++ {
-		key := r.str(fmt.Sprintf("metadata key %d", i))
-		vt := ValueType(r.u32(fmt.Sprintf("type of metadata %q", key)))
+		key := r.str(loc{"metadata key %d", "", i})
+		vt := ValueType(r.u32(loc{"type of metadata %q", key, 0}))
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -278,8 +348,8 @@ func Parse(data []byte) (*File, error) {
 
 func readTensorInfo(r *reader, i int) (TensorInfo, error) {
 	var t TensorInfo
-	t.Name = r.str(fmt.Sprintf("tensor %d name", i))
-	nd := r.u32(fmt.Sprintf("tensor %q dimension count", t.Name))
+	t.Name = r.str(loc{"tensor %d name", "", i})
+	nd := r.u32(loc{"tensor %q dimension count", t.Name, 0})
 	if r.err != nil {
 		return t, r.err
 	}
@@ -289,7 +359,7 @@ func readTensorInfo(r *reader, i int) (TensorInfo, error) {
 	t.Dims = make([]uint64, nd)
 	elems := uint64(1)
 	for d := range t.Dims {
-		v := r.u64(fmt.Sprintf("tensor %q dimension %d", t.Name, d))
+		v := r.u64(loc{"tensor %q dimension %d", t.Name, d})
 		if r.err != nil {
 			return t, r.err
 		}
@@ -303,8 +373,8 @@ func readTensorInfo(r *reader, i int) (TensorInfo, error) {
 		t.Dims[d] = v
 		elems = lo
 	}
-	t.Type = TensorType(r.u32(fmt.Sprintf("tensor %q type", t.Name)))
-	t.Offset = r.u64(fmt.Sprintf("tensor %q offset", t.Name))
+	t.Type = TensorType(r.u32(loc{"tensor %q type", t.Name, 0}))
+	t.Offset = r.u64(loc{"tensor %q offset", t.Name, 0})
 	if r.err != nil {
 		return t, r.err
 	}
@@ -320,35 +390,36 @@ func readTensorInfo(r *reader, i int) (TensorInfo, error) {
 }
 
 func readValue(r *reader, vt ValueType, key string, depth int) any {
+	l := loc{"metadata %q", key, 0}
 	switch vt {
 	case ValueUint8:
-		return r.u8(key)
+		return r.u8(l)
 	case ValueInt8:
-		return int8(r.u8(key))
+		return int8(r.u8(l))
 	case ValueUint16:
-		return r.u16(key)
+		return r.u16(l)
 	case ValueInt16:
-		return int16(r.u16(key))
+		return int16(r.u16(l))
 	case ValueUint32:
-		return r.u32(key)
+		return r.u32(l)
 	case ValueInt32:
-		return int32(r.u32(key))
+		return int32(r.u32(l))
 	case ValueFloat32:
-		return math.Float32frombits(r.u32(key))
+		return math.Float32frombits(r.u32(l))
 	case ValueBool:
-		b := r.u8(key)
+		b := r.u8(l)
 		if b > 1 {
 			r.fail("metadata %q: bool value %d is neither 0 nor 1", key, b)
 		}
 		return b == 1
 	case ValueString:
-		return r.str(fmt.Sprintf("metadata %q", key))
+		return r.str(l)
 	case ValueUint64:
-		return r.u64(key)
+		return r.u64(l)
 	case ValueInt64:
-		return int64(r.u64(key))
+		return int64(r.u64(l))
 	case ValueFloat64:
-		return math.Float64frombits(r.u64(key))
+		return math.Float64frombits(r.u64(l))
 	case ValueArray:
 		if depth >= maxArrayDepth {
 			r.fail("metadata %q: arrays nested deeper than %d", key, maxArrayDepth)
@@ -361,7 +432,7 @@ func readValue(r *reader, vt ValueType, key string, depth int) any {
 }
 
 func readArray(r *reader, key string, depth int) Array {
-	et := ValueType(r.u32(fmt.Sprintf("metadata %q array element type", key)))
+	et := ValueType(r.u32(loc{"metadata %q array element type", key, 0}))
 	if r.err != nil {
 		return Array{}
 	}
@@ -369,14 +440,14 @@ func readArray(r *reader, key string, depth int) Array {
 		r.fail("metadata %q: array of unknown value type %d", key, uint32(et))
 		return Array{}
 	}
-	n := r.count(fmt.Sprintf("metadata %q array length", key), et.minSize())
+	n := r.count(loc{"metadata %q array length", key, 0}, et.minSize())
 	if r.err != nil {
 		return Array{}
 	}
 	a := Array{Type: et}
 	if sz := et.fixedSize(); sz > 0 {
-		raw := r.take(n*sz, fmt.Sprintf("metadata %q array", key))
-		if r.err != nil {
+		raw := r.take(n*sz, loc{"metadata %q array", key, 0})
+		if r.err != nil || !r.charge(costArray+int64(n*sz), loc{"metadata %q array", key, 0}) {
 			return Array{}
 		}
 		a.Values = decodeFixed(et, raw, n)
@@ -392,16 +463,28 @@ func readArray(r *reader, key string, depth int) Array {
 	}
 	switch et {
 	case ValueString:
-		s := make([]string, n)
+		if !r.charge(costArray+int64(n)*costString, loc{"metadata %q array", key, 0}) {
+			return Array{}
+		}
+		var s []string // a nil slice boxes without allocating
+		if n > 0 {
+			s = make([]string, n)
+		}
 		for i := range s {
-			s[i] = r.str(fmt.Sprintf("metadata %q element %d", key, i))
+			s[i] = readStringElement(r, key, i)
 			if r.err != nil {
 				return Array{}
 			}
 		}
 		a.Values = s
 	case ValueArray:
-		s := make([]Array, n)
+		if !r.charge(costArray+int64(n)*costArray, loc{"metadata %q array", key, 0}) {
+			return Array{}
+		}
+		var s []Array
+		if n > 0 {
+			s = make([]Array, n)
+		}
 		for i := range s {
 			if depth >= maxArrayDepth {
 				r.fail("metadata %q: arrays nested deeper than %d", key, maxArrayDepth)
@@ -417,8 +500,32 @@ func readArray(r *reader, key string, depth int) Array {
 	return a
 }
 
+// readStringElement reads element i of a string array. Its header was
+// charged with the array; only its bytes are charged here, and an empty
+// string allocates nothing.
+func readStringElement(r *reader, key string, i int) string {
+	n := r.u64(loc{"metadata %q element %d", key, i})
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(r.remaining()) {
+		r.fail("metadata %q element %d length %d exceeds the %d bytes left in the file", key, i, n, r.remaining())
+		return ""
+	}
+	if n == 0 {
+		return ""
+	}
+	if !r.charge(int64(n), loc{"metadata %q element %d", key, i}) {
+		return ""
+	}
+	return string(r.take(int(n), loc{"metadata %q element %d", key, i}))
+}
+
 func decodeFixed(et ValueType, raw []byte, n int) any {
 	le := binary.LittleEndian
+	if n == 0 {
+		return emptyFixed(et)
+	}
 	switch et {
 	case ValueUint8:
 		return append([]uint8(nil), raw...)
@@ -482,6 +589,36 @@ func decodeFixed(et ValueType, raw []byte, n int) any {
 			v[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
 		}
 		return v
+	}
+	return nil
+}
+
+// emptyFixed returns a nil slice of et's Go type: boxing a nil slice takes
+// no memory, so a file of empty arrays costs only their Array values.
+func emptyFixed(et ValueType) any {
+	switch et {
+	case ValueUint8:
+		return []uint8(nil)
+	case ValueInt8:
+		return []int8(nil)
+	case ValueBool:
+		return []bool(nil)
+	case ValueUint16:
+		return []uint16(nil)
+	case ValueInt16:
+		return []int16(nil)
+	case ValueUint32:
+		return []uint32(nil)
+	case ValueInt32:
+		return []int32(nil)
+	case ValueFloat32:
+		return []float32(nil)
+	case ValueUint64:
+		return []uint64(nil)
+	case ValueInt64:
+		return []int64(nil)
+	case ValueFloat64:
+		return []float64(nil)
 	}
 	return nil
 }

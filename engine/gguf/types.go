@@ -147,7 +147,8 @@ func (v ValueType) minSize() int {
 
 // Array is a metadata array. Values holds a typed slice: []uint8, []int8,
 // []uint16, []int16, []uint32, []int32, []float32, []bool, []string,
-// []uint64, []int64, []float64, or []Array for nested arrays.
+// []uint64, []int64, []float64, or []Array for nested arrays; an empty
+// array holds a nil slice of its type (boxing it costs no memory).
 type Array struct {
 	Type   ValueType
 	Values any

@@ -81,7 +81,9 @@ type Config struct {
 	// retries (defaults 1s and 60s); each wait is jittered.
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
-	// MaxRetryAfter caps how long a server's Retry-After is honoured (default 5 min).
+	// MaxRetryAfter is the longest Retry-After a download waits for (default
+	// 5 min); a server asking for a longer wait fails the download at once,
+	// with a message saying when to try again.
 	MaxRetryAfter time.Duration
 	// BytesPerSecond limits the total speed of all downloads (0: no limit).
 	BytesPerSecond int64
@@ -105,6 +107,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.Client == nil {
 		cfg.Client = http.DefaultClient
 	}
+	cfg.Client = withRedirectPolicy(cfg.Client)
 	if cfg.Concurrent <= 0 {
 		cfg.Concurrent = 2
 	}

@@ -190,7 +190,7 @@ func (f *fetcher) resumable(ctx context.Context) (*resumeState, error) {
 		return nil, nil
 	}
 	fi, err := os.Stat(f.partial)
-	if err != nil || fi.Size() != st.Size {
+	if err != nil || (st.Size >= 0 && fi.Size() != st.Size) || (st.Size < 0 && fi.Size() < st.done()) {
 		f.discard()
 		return nil, nil
 	}
@@ -312,9 +312,11 @@ func (f *fetcher) probeOnce(ctx context.Context) (*resumeState, error) {
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
 		start, _, total, ok := parseContentRange(resp.Header.Get("Content-Range"))
-		if !ok || start != 0 || total < 0 {
-			return st, nil // a range answer without a usable total: use one stream
+		if !ok || start != 0 {
+			return st, nil // a range answer that makes no sense: use one stream
 		}
+		// A total of "*" is a file of unknown size that can still be
+		// resumed by range (one part, fetched to its end).
 		st.Size, st.Ranged = total, true
 		if etag := resp.Header.Get("ETag"); etag != "" && !strings.HasPrefix(etag, "W/") {
 			st.ETag = etag
@@ -363,7 +365,7 @@ func (f *fetcher) download(ctx context.Context) error {
 		}
 		f.mu.Lock()
 		f.st.Ranged, f.st.ETag = false, ""
-		f.st.Parts = []partState{{Start: 0, End: f.st.Size}}
+		f.st.Parts = []partState{{Start: 0, End: max(f.st.Size, 0)}}
 		f.mu.Unlock()
 		f.job.bytes.Store(0)
 		f.saved.Store(-1)
@@ -446,13 +448,9 @@ func (f *fetcher) runPart(ctx context.Context, i int) error {
 		if p.Done >= p.End-p.Start && f.st.Size >= 0 {
 			return p.Done, nil
 		}
-		if !f.st.Ranged && p.Done > 0 {
-			// Without Range the only way on is from the start.
-			f.mu.Lock()
-			f.st.Parts[i].Done, f.st.Parts[i].CRC = 0, 0
-			f.mu.Unlock()
-			f.job.bytes.Add(-p.Done)
-		}
+		// Without Range the stream comes from the start again: getPart
+		// checks the bytes already on disk against it and writes on from
+		// where they end.
 		err := f.getPart(ctx, i)
 		return f.part(i).Done, err
 	})
@@ -474,6 +472,9 @@ func (f *fetcher) retry(ctx context.Context, attempt func() (int64, error)) erro
 		}
 		if isPermanent(err) || errors.Is(err, errNoRanges) || errors.Is(err, errRestart) {
 			return err
+		}
+		if perr := tooLongWait(err, f.cfg.MaxRetryAfter, time.Now()); perr != nil {
+			return perr
 		}
 		if got > best {
 			best = got
@@ -499,6 +500,9 @@ func (f *fetcher) netErr(ctx, rctx context.Context, err error) error {
 	if errors.Is(context.Cause(rctx), errStalled) {
 		return fmt.Errorf("%w for %s", errStalled, f.cfg.StallTimeout)
 	}
+	if errors.Is(err, errBadRedirect) {
+		return permanent(fmt.Errorf("download %s: %w", f.req.Name, err))
+	}
 	return fmt.Errorf("download %s: %w", f.req.Name, err)
 }
 
@@ -517,7 +521,13 @@ func (f *fetcher) getPart(ctx context.Context, i int) error {
 		return err
 	}
 	ranged := f.st.Ranged
-	if ranged {
+	unknown := f.st.Size < 0
+	if ranged && unknown {
+		r.Header.Set("Range", fmt.Sprintf("bytes=%d-", from))
+		if f.st.ETag != "" {
+			r.Header.Set("If-Range", f.st.ETag)
+		}
+	} else if ranged {
 		r.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", from, p.End-1))
 		if f.st.ETag != "" {
 			r.Header.Set("If-Range", f.st.ETag)
@@ -534,7 +544,7 @@ func (f *fetcher) getPart(ctx context.Context, i int) error {
 		if !ok || start != from {
 			return permanent(fmt.Errorf("download %s: asked for bytes from %d, the server sent %q", f.req.Name, from, resp.Header.Get("Content-Range")))
 		}
-		if total >= 0 && total != f.st.Size {
+		if total >= 0 && !unknown && total != f.st.Size {
 			if f.req.Size > 0 {
 				return permanent(fmt.Errorf("download %s: the server now announces %d bytes, expected %d", f.req.Name, total, f.req.Size))
 			}
@@ -555,15 +565,22 @@ func (f *fetcher) getPart(ctx context.Context, i int) error {
 		return newStatusError(resp, time.Now())
 	}
 
+	body := io.Reader(resp.Body)
+	if !ranged && from > 0 {
+		// The stream starts again at byte 0: the bytes already on disk are
+		// read past, checked against their CRC, and not written again.
+		if err := f.skipKnown(ctx, rctx, resp.Body, p, watchdog, stall); err != nil {
+			return err
+		}
+	}
 	want := p.End - from // bytes this request must deliver
-	unknown := f.st.Size < 0
 	buf := make([]byte, readBufSize)
 	for unknown || want > 0 {
 		n := f.m.lim.chunk(len(buf))
 		if !unknown && int64(n) > want {
 			n = int(want)
 		}
-		k, rerr := resp.Body.Read(buf[:n])
+		k, rerr := body.Read(buf[:n])
 		if k > 0 {
 			if _, werr := f.file.WriteAt(buf[:k], from); werr != nil {
 				return permanent(fmt.Errorf("download %s: write %s: %w (the partial download is kept: make room and run it again to resume)", f.req.Name, f.partial, werr))
@@ -604,6 +621,36 @@ func (f *fetcher) getPart(ctx context.Context, i int) error {
 	return nil
 }
 
+// skipKnown reads the first p.Done bytes of a stream that starts at byte
+// 0 (a server without Range support), checking their CRC against what is
+// on disk: a mismatch means the file changed, and the download restarts.
+func (f *fetcher) skipKnown(ctx, rctx context.Context, body io.Reader, p partState, watchdog *time.Timer, stall time.Duration) error {
+	h := crc32.New(castagnoli)
+	buf := make([]byte, readBufSize)
+	left := p.Done
+	for left > 0 {
+		k, err := body.Read(buf[:min(int64(len(buf)), left)])
+		if k > 0 {
+			h.Write(buf[:k])
+			left -= int64(k)
+			watchdog.Reset(stall)
+		}
+		if err == io.EOF && left > 0 {
+			if f.st.Size < 0 {
+				return errRestart // the stream is shorter than what we have: it changed
+			}
+			return fmt.Errorf("download %s: short read: the connection ended %d bytes early", f.req.Name, left)
+		}
+		if err != nil && err != io.EOF {
+			return f.netErr(ctx, rctx, err)
+		}
+	}
+	if h.Sum32() != p.CRC {
+		return errRestart
+	}
+	return nil
+}
+
 // advance records that data was written at the end of part i.
 func (f *fetcher) advance(i int, data []byte) {
 	f.mu.Lock()
@@ -618,14 +665,10 @@ func (f *fetcher) advance(i int, data []byte) {
 }
 
 // checkpoint syncs the partial file and then records the state, so that the
-// state never claims bytes that are not on disk. A file of unknown size has
-// no state to record: it cannot be resumed.
+// state never claims bytes that are not on disk (a file of unknown size
+// too: it resumes from where its bytes end).
 func (f *fetcher) checkpoint() error {
 	f.mu.Lock()
-	if f.st.Size < 0 {
-		f.mu.Unlock()
-		return nil
-	}
 	snap := *f.st
 	snap.Parts = append([]partState(nil), f.st.Parts...)
 	f.mu.Unlock()

@@ -74,6 +74,10 @@ func redactURL(u string) string {
 	return u
 }
 
+// maxRetryAfter bounds a parsed Retry-After (a century; a duration cannot
+// hold much more).
+const maxRetryAfter = 100 * 365 * 24 * time.Hour
+
 // parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
 // It returns 0 when the header is absent or malformed.
 func parseRetryAfter(v string, now time.Time) time.Duration {
@@ -85,17 +89,64 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		if secs <= 0 {
 			return 0
 		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
+		if secs > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
 		}
 		return time.Duration(secs) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0
+}
+
+// tooLongWait turns a status error whose Retry-After exceeds most into a
+// permanent error that says when to try again; it returns nil otherwise.
+func tooLongWait(err error, most time.Duration, now time.Time) error {
+	var se *statusError
+	if !errors.As(err, &se) || se.RetryAfter <= most {
+		return nil
+	}
+	when := "in " + se.RetryAfter.Round(time.Second).String()
+	if se.RetryAfter >= 24*time.Hour {
+		when = "after " + now.Add(se.RetryAfter).UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return permanent(fmt.Errorf("%w; the server asks to retry %s, longer than the %s a download waits: run it again then", err, when, most))
+}
+
+// errBadRedirect is wrapped by the errors of redirects that retrying cannot
+// fix: a loop, too many hops, or a target that is not HTTP(S).
+var errBadRedirect = errors.New("bad redirect")
+
+// maxRedirects is how many redirects one request follows (as Go's default).
+const maxRedirects = 10
+
+// withRedirectPolicy returns a copy of c that refuses redirect loops, long
+// chains and redirects to other schemes (file://, ftp://...) with an error
+// wrapping errBadRedirect, and then applies c's own policy, if any.
+func withRedirectPolicy(c *http.Client) *http.Client {
+	cc := *c
+	own := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if s := req.URL.Scheme; s != "http" && s != "https" {
+			return fmt.Errorf("%w: redirected to %s, which is not an http or https address", errBadRedirect, redactURL(req.URL.String()))
+		}
+		for _, v := range via {
+			if v.URL.String() == req.URL.String() {
+				return fmt.Errorf("%w: redirect loop back to %s", errBadRedirect, redactURL(req.URL.String()))
+			}
+		}
+		if len(via) >= maxRedirects {
+			return fmt.Errorf("%w: more than %d redirects", errBadRedirect, maxRedirects)
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &cc
 }
 
 // backoff returns the wait before retry number n (1-based): base·2^(n-1)

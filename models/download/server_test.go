@@ -49,6 +49,7 @@ type faultServer struct {
 	corrupt       bool          // flip one byte in the middle of the file
 	chunkDelay    time.Duration // sleep between 16 KiB chunks
 	chunked       bool          // no Content-Length on 200 answers
+	noTotal       bool          // answer ranges with "bytes A-B/*" (size unknown)
 	status        int           // when set, answer every request with it
 }
 
@@ -145,7 +146,7 @@ func (s *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 		s.stalls--
 		stall = s.stallAfter
 	}
-	lie, delay, chunked := s.lieLength, s.chunkDelay, s.chunked
+	lie, delay, chunked, noTotal := s.lieLength, s.chunkDelay, s.chunked, s.noTotal
 	s.mu.Unlock()
 
 	h := w.Header()
@@ -153,7 +154,9 @@ func (s *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 	if !ignore {
 		h.Set("Accept-Ranges", "bytes")
 	}
-	if status == http.StatusPartialContent {
+	if status == http.StatusPartialContent && noTotal {
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/*", from, to-1))
+	} else if status == http.StatusPartialContent {
 		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", from, to-1, len(data)))
 		h.Set("Content-Length", strconv.FormatInt(to-from, 10))
 	} else if !chunked {

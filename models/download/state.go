@@ -23,7 +23,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type resumeState struct {
 	Version int    `json:"version"`
 	URL     string `json:"url"`
-	// Size is the file's total size; -1 when the server did not say.
+	// Size is the file's total size; -1 when the server did not say (then
+	// the one part's End is how far it got).
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 	ETag   string `json:"etag,omitempty"`
@@ -56,11 +57,19 @@ func (s *resumeState) check() error {
 	if s.Version != stateVersion {
 		return fmt.Errorf("version %d, want %d", s.Version, stateVersion)
 	}
-	if s.Size < 0 {
-		return errors.New("unknown size cannot be resumed")
-	}
 	if len(s.Parts) == 0 {
 		return errors.New("no parts")
+	}
+	if s.Size < 0 {
+		// A file of unknown size is one part that ends where its bytes do.
+		if s.Size != -1 || len(s.Parts) != 1 {
+			return errors.New("unknown size must be -1, with one part")
+		}
+		p := s.Parts[0]
+		if p.Start != 0 || p.Done < 0 || p.End != p.Done {
+			return fmt.Errorf("part of unknown size has bad bounds (%d-%d, %d done)", p.Start, p.End, p.Done)
+		}
+		return nil
 	}
 	if !s.Ranged && len(s.Parts) != 1 {
 		return errors.New("a server without Range support has one part")

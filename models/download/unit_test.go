@@ -89,7 +89,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"-3", 0},
 		{"7", 7 * time.Second},
 		{" 120 ", 2 * time.Minute},
-		{"99999999", 24 * time.Hour},
+		{"99999999", 99999999 * time.Second},
+		{"999999999999999999", maxRetryAfter},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0},
 		{"soon", 0},
@@ -156,16 +157,22 @@ func TestResumeStateValidation(t *testing.T) {
 	if s, err := parseState([]byte(good)); err != nil || s.done() != 53 {
 		t.Fatalf("good state: %v", err)
 	}
+	unknown := `{"version":1,"url":"http://x/f","size":-1,"parts":[{"start":0,"end":70,"done":70,"crc32c":5}]}`
+	if s, err := parseState([]byte(unknown)); err != nil || s.done() != 70 {
+		t.Fatalf("state of unknown size: %v", err)
+	}
 	for name, bad := range map[string]string{
-		"not json":      `{`,
-		"version":       `{"version":2,"size":1,"parts":[{"start":0,"end":1}]}`,
-		"unknown size":  `{"version":1,"size":-1,"parts":[{"start":0,"end":0}]}`,
-		"no parts":      `{"version":1,"size":10,"ranged":true,"parts":[]}`,
-		"gap":           `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":4},{"start":5,"end":10}]}`,
-		"short":         `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":9}]}`,
-		"done too far":  `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":10,"done":11}]}`,
-		"negative done": `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":10,"done":-1}]}`,
-		"many unranged": `{"version":1,"size":10,"parts":[{"start":0,"end":5},{"start":5,"end":10}]}`,
+		"not json":                    `{`,
+		"version":                     `{"version":2,"size":1,"parts":[{"start":0,"end":1}]}`,
+		"unknown size, two parts":     `{"version":1,"size":-1,"ranged":true,"parts":[{"start":0,"end":5,"done":5},{"start":5,"end":5}]}`,
+		"unknown size, end past done": `{"version":1,"size":-1,"parts":[{"start":0,"end":9,"done":5}]}`,
+		"size -2":                     `{"version":1,"size":-2,"parts":[{"start":0,"end":0}]}`,
+		"no parts":                    `{"version":1,"size":10,"ranged":true,"parts":[]}`,
+		"gap":                         `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":4},{"start":5,"end":10}]}`,
+		"short":                       `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":9}]}`,
+		"done too far":                `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":10,"done":11}]}`,
+		"negative done":               `{"version":1,"size":10,"ranged":true,"parts":[{"start":0,"end":10,"done":-1}]}`,
+		"many unranged":               `{"version":1,"size":10,"parts":[{"start":0,"end":5},{"start":5,"end":10}]}`,
 	} {
 		if _, err := parseState([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -17,6 +17,7 @@ type goldenRun struct {
 	name    string
 	gpu     engine.Backend
 	layers  func(total int) int // layers on the GPU
+	kv      engine.KVType       // the KV cache's type
 	prompts []string            // nil: every prompt of the golden file
 }
 
@@ -40,11 +41,8 @@ var shortPrompts = []string{"plain.txt", "chat.txt"}
 //     mix with grouped KV heads and the chat model (the full vocabulary);
 //   - every prompt with only the first layer on the GPU (the hidden state
 //     crossing to the CPU, the output head on the CPU);
-//   - every prompt with an fp16 KV cache and with a Q8_0 one, within the
-//     quantized tolerances (Q8_0 keys on tiny-gqa-q4_k_m, whose 8 heads
-//     share one KV head, pass the logit rules but part from llama.cpp's
-//     greedy tokens at a margin of 0.102, just over the 0.1 of a near tie:
-//     the rule was made for float32 caches);
+//   - every prompt with an fp16 KV cache and with a Q8_0 one, under the
+//     rules of goldentest.CheckKV for caches of reduced precision;
 //   - the other kernel variant (parallel on llvmpipe, serial on a GPU;
 //     without subgroup operations where there is one variant);
 //   - every other weight type of the test data, on the short prompts.
@@ -64,16 +62,16 @@ func (s Suite) Golden(t *testing.T) {
 		other, otherName = s.open(t, compute.Options{NoSubgroups: true}), "no-subgroups"
 	}
 	runs := []goldenRun{
-		{model: "tiny-f16", name: "all-layers", gpu: g, layers: allLayers},
-		{model: "tiny-gqa-q4_k_m", name: "all-layers", gpu: g, layers: allLayers},
-		{model: "chat-q4_k_m", name: "all-layers", gpu: g, layers: allLayers},
-		{model: "chat-q4_k_m", name: "first-layer", gpu: g, layers: firstLayer},
-		{model: "tiny-gqa-q8_0", name: "first-layer", gpu: g, layers: firstLayer},
-		{model: "tiny-q4_k_m", name: "kv-f16", gpu: withKV{g, engine.KVF16}, layers: allLayers},
-		{model: "tiny-q8_0", name: "kv-q8_0", gpu: withKV{g, engine.KVQ8_0}, layers: allLayers},
+		{model: "tiny-f16", name: "all-layers", gpu: g, layers: allLayers, kv: engine.KVF32},
+		{model: "tiny-gqa-q4_k_m", name: "all-layers", gpu: g, layers: allLayers, kv: engine.KVF32},
+		{model: "chat-q4_k_m", name: "all-layers", gpu: g, layers: allLayers, kv: engine.KVF32},
+		{model: "chat-q4_k_m", name: "first-layer", gpu: g, layers: firstLayer, kv: engine.KVF32},
+		{model: "tiny-gqa-q8_0", name: "first-layer", gpu: g, layers: firstLayer, kv: engine.KVF32},
+		{model: "tiny-q4_k_m", name: "kv-f16", gpu: g, layers: allLayers, kv: engine.KVF16},
+		{model: "tiny-q8_0", name: "kv-q8_0", gpu: g, layers: allLayers, kv: engine.KVQ8_0},
 	}
 	if other != nil {
-		runs = append(runs, goldenRun{model: "tiny-gqa-q4_k_m", name: otherName, gpu: other, layers: allLayers, prompts: shortPrompts})
+		runs = append(runs, goldenRun{model: "tiny-gqa-q4_k_m", name: otherName, gpu: other, layers: allLayers, kv: engine.KVF32, prompts: shortPrompts})
 	}
 	covered := map[string]bool{}
 	for _, r := range runs {
@@ -81,7 +79,7 @@ func (s Suite) Golden(t *testing.T) {
 	}
 	for _, name := range goldentest.Models(t) {
 		if !covered[name] {
-			runs = append(runs, goldenRun{model: name, name: "all-layers", gpu: g, layers: allLayers, prompts: shortPrompts})
+			runs = append(runs, goldenRun{model: name, name: "all-layers", gpu: g, layers: allLayers, kv: engine.KVF32, prompts: shortPrompts})
 		}
 	}
 	models := goldentest.Models(t)
@@ -100,7 +98,7 @@ func checkGolden(t *testing.T, r goldenRun) {
 	var model *engine.Model
 	var from *gguf.File
 	c := newCPU(t)
-	goldentest.CheckPrompts(t, r.model, r.prompts, func(tb testing.TB, f *gguf.File) *engine.State {
+	goldentest.CheckPrompts(t, r.model, r.kv, r.prompts, func(tb testing.TB, f *gguf.File) *engine.State {
 		if model == nil || from != f {
 			cfg, err := engine.ConfigFromGGUF(f)
 			if err != nil {
@@ -112,25 +110,12 @@ func checkGolden(t *testing.T, r goldenRun) {
 			}
 			from = f
 		}
-		st, err := model.NewState(1024)
+		st, err := model.NewStateWith(engine.StateOptions{Context: 1024, KVType: r.kv})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		return st
 	})
-}
-
-// withKV is a GL backend whose KV caches have one type, whatever type the
-// engine asks for: it runs the golden checks with fp16 and Q8_0 caches
-// through the engine's own states.
-type withKV struct {
-	Backend
-	kv engine.KVType
-}
-
-// AllocKV implements engine.Backend.
-func (b withKV) AllocKV(capacity, kvDim int, _ engine.KVType) (engine.KVCache, error) {
-	return b.Backend.AllocKV(capacity, kvDim, b.kv)
 }
 
 // GoldenModel runs the golden checks of one model with all its layers on
@@ -140,5 +125,5 @@ func (s Suite) GoldenModel(t *testing.T, opts compute.Options, model string, pro
 	if !slices.Contains(goldentest.Models(t), model) {
 		t.Fatalf("the test data has no model %s", model)
 	}
-	checkGolden(t, goldenRun{model: model, name: "all-layers", gpu: s.open(t, opts), layers: allLayers, prompts: prompts})
+	checkGolden(t, goldenRun{model: model, name: "all-layers", gpu: s.open(t, opts), layers: allLayers, kv: engine.KVF32, prompts: prompts})
 }
