@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -501,4 +502,27 @@ func (s Suite) Interrupt(t *testing.T) {
 	cy := must(c.Alloc(4 * rows))
 	c.MatMul(cy, cw, upload(c, x2), 4)
 	closeTo(t, "product after an interrupt", got, download(c, cy, 4*rows), 1e-4, 1e-4)
+}
+
+// KVMemory checks that KV caches take what the engine's memory model says
+// (engine.KVBytesPerPosition): exactly for widths of whole pairs of Q8_0
+// blocks (every Llama shape), within 5 % otherwise.
+func (s Suite) KVMemory(t *testing.T) {
+	g := s.open(t, compute.Options{})
+	for _, typ := range engine.KVTypes() {
+		for _, kvDim := range []int{4096, 1024, 128, 96} {
+			const capacity = 256
+			before := g.MemoryUsed()
+			c, err := g.AllocKV(capacity, kvDim, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := g.MemoryUsed() - before
+			want := engine.KVBytesPerPosition(1, kvDim, typ) * capacity
+			if d := math.Abs(float64(got-want)) / float64(want); (kvDim%64 == 0 && got != want) || d > 0.05 {
+				t.Errorf("%s cache of %d × %d: %d bytes, the memory model says %d", typ, capacity, kvDim, got, want)
+			}
+			runtime.KeepAlive(c)
+		}
+	}
 }
