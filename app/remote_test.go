@@ -220,7 +220,8 @@ func TestRemoteModelIsANormalConversation(t *testing.T) {
 	if err != nil || res2.Stats.PromptTokens <= 34 {
 		t.Fatalf("second turn: %+v (%v)", res2, err)
 	}
-	if srv.Status().InFlight != 0 {
+	// The server's handlers end just after the streams they sent.
+	if !waitUntil(2*time.Second, func() bool { return srv.Status().InFlight == 0 }) {
 		t.Errorf("in flight after the replies: %d", srv.Status().InFlight)
 	}
 }

@@ -47,8 +47,11 @@ type chatPage struct {
 	countTimer *time.Timer
 	loadSeq    int
 	// model is the responder this page gave the chat service (nil before
-	// the first model loads); the service owns and closes it.
-	model        *app.LocalResponder
+	// the first model loads): a local model or a remote one; the service
+	// owns and closes it.
+	model app.Responder
+	// remoteRefs are the remote models in the picker (label → remote:NAME/MODEL).
+	remoteRefs   map[string]string
 	status       *widget.Label
 	personaSel   *widget.Select
 	personas     map[string]history.Persona
@@ -115,6 +118,8 @@ func newChatPage(w *Window) *chatPage {
 		}
 		if path, ok := p.modelPaths[label]; ok {
 			p.loadModel(path)
+		} else if ref, ok := p.remoteRefs[label]; ok {
+			p.useRemote(ref)
 		}
 	})
 	p.modelSelect.PlaceHolder = "Choose a model"
@@ -245,8 +250,9 @@ func (p *chatPage) makeWelcome() fyne.CanvasObject {
 // updateEmptyState shows the welcome page (no models), a hint (no
 // messages) or the messages.
 func (p *chatPage) updateEmptyState() {
-	setVisible(p.welcome, p.localCount == 0 && len(p.views) == 0)
-	if len(p.views) > 0 || p.localCount == 0 {
+	noModels := p.localCount == 0 && !p.hasModels() && p.model == nil // remote models count too
+	setVisible(p.welcome, noModels && len(p.views) == 0)
+	if len(p.views) > 0 || noModels {
 		p.hintBox.Hide()
 		return
 	}
@@ -261,7 +267,7 @@ func (p *chatPage) updateEmptyState() {
 	default:
 		b.WriteString("New chat with " + p.model.Info().Model + ".")
 	}
-	if p.localCount > 0 {
+	if p.hasModels() || p.model != nil {
 		if ps, ok := p.personas[p.draftPersona]; ok && p.convID == "" {
 			b.WriteString("\n\nPersona: " + ps.Name + ". " + firstWords(ps.SystemPrompt, 28))
 		}

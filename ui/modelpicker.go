@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 
@@ -29,6 +30,7 @@ func (p *chatPage) refreshModels(autoload bool) {
 			p.autoload(list.Local)
 		}
 	})
+	p.w.remotesPanel.reload(autoload)
 }
 
 // setLocalModels fills the model picker (UI goroutine).
@@ -41,10 +43,11 @@ func (p *chatPage) setLocalModels(local []app.LocalEntry) {
 		label := modelLabel(l)
 		p.modelPaths[label] = l.Path
 		labels = append(labels, label)
-		if p.model != nil && l.Path == p.model.Model().Path {
+		if l.Path == p.modelPath() {
 			selected = label
 		}
 	}
+	labels, selected = p.withRemoteModels(labels, selected) // see remotemodels.go
 	p.suppressPick = true
 	p.modelSelect.Options = labels
 	if selected != "" {
@@ -72,6 +75,9 @@ func modelLabel(l app.LocalEntry) string {
 // autoload loads the last model used, or the only local one.
 func (p *chatPage) autoload(local []app.LocalEntry) {
 	last := p.w.settings.LastModel
+	if strings.HasPrefix(last, app.RemotePrefix) {
+		return // a remote model: chosen again once the remote servers answer (setRemoteModels)
+	}
 	for _, l := range local {
 		if last != "" && l.Path == last && l.Err == "" {
 			p.selectAndLoad(l)
@@ -140,10 +146,10 @@ func (p *chatPage) loadModel(path string) {
 
 // modelPath is the file of the model in use ("" for none).
 func (p *chatPage) modelPath() string {
-	if p.model == nil {
-		return ""
+	if lr, ok := p.model.(*app.LocalResponder); ok {
+		return lr.Model().Path
 	}
-	return p.model.Model().Path
+	return "" // none, or a remote model
 }
 
 // updateStatus shows the model in use under the input.
@@ -153,11 +159,13 @@ func (p *chatPage) updateStatus() {
 		return
 	}
 	info := p.model.Info()
-	text := info.Model + " · " + info.Backend + " · " + info.Format
-	if info.Warning != "" {
-		text += " · " + info.Warning
+	parts := []string{info.Model}
+	for _, s := range []string{info.Backend, info.Format, info.Warning} {
+		if s != "" {
+			parts = append(parts, s)
+		}
 	}
-	p.status.SetText(text)
+	p.status.SetText(strings.Join(parts, " · "))
 }
 
 // rememberModel saves the model as the one to load next time.

@@ -126,6 +126,8 @@ func newSettingsPage(w *Window) *settingsPage {
 		widget.NewCard("Running models", "", engine),
 		widget.NewCard("Appearance", "", look),
 		widget.NewCard("Hugging Face", "", hub),
+		sp.w.serverPanel.card,  // serverpanel.go
+		sp.w.remotesPanel.card, // remotespanel.go
 	)
 	bar := container.NewVBox(widget.NewSeparator(), container.NewPadded(container.NewHBox(save, revert, sp.edits.mark, hint)))
 	sp.scroll = container.NewVScroll(container.NewPadded(body))

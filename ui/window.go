@@ -106,6 +106,9 @@ type Window struct {
 	personasPage *personasPage
 	settingsPage *settingsPage
 	downloads    *downloads
+	// serverPanel and remotesPanel are Settings → Server and Remote servers.
+	serverPanel  *serverPanel
+	remotesPanel *remotesPanel
 	// bridge brings the chat service's events to the widgets.
 	bridge *bridge
 	// tips draws the tooltips of icon-only buttons over the content.
@@ -165,6 +168,8 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	w.win = fa.NewWindow("Llamadesk")
 	w.win.Resize(fyne.NewSize(1180, 760))
 	w.downloads = newDownloads(w)
+	w.serverPanel = newServerPanel(w)
+	w.remotesPanel = newRemotesPanel(w)
 	w.chat = newChatPage(w)
 	w.modelsPage = newModelsPage(w)
 	w.personasPage = newPersonasPage(w)
@@ -220,6 +225,7 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	w.applySize(opts.Size)
 	w.page = opts.Page
 	w.runScene(opts.Scene)
+	w.serverPanel.load() // starts the server when it was on
 	return w, nil
 }
 
@@ -286,6 +292,7 @@ func (w *Window) Close() error {
 	case <-done:
 	case <-time.After(10 * time.Second):
 	}
+	w.serverPanel.close()
 	// The chat service stops its replies, saves them and closes the model.
 	return w.app.Close()
 }
