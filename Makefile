@@ -39,6 +39,7 @@ FUZZ_TARGETS := \
 	history:FuzzImport history:FuzzSearch history:FuzzParsePersonas \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
+	models:FuzzNextLink cli:FuzzTerminalSafe \
 	gpu/gl:FuzzRepack ui:FuzzSplitBlocks
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
