@@ -44,7 +44,7 @@ FUZZ_TARGETS := \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
 	models:FuzzNextLink cli:FuzzTerminalSafe \
-	gpu/gl:FuzzRepack ui:FuzzSplitBlocks
+	gpu/kernels:FuzzRepack ui:FuzzSplitBlocks
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \

@@ -26,8 +26,18 @@ type App struct {
 	models     *Models
 	modelsErr  error
 
+	// chatOnce creates chat, the conversation service (see Chat).
+	chatOnce sync.Once
+	chat     *Chat
+
 	// gpu reports the GPU for fit estimates, probed once (see newGPUProbe).
 	gpu func() *models.GPU
+
+	// MainThread, when not nil, runs a function on the thread that owns the
+	// window system and waits for it: the window app sets it (Fyne's
+	// DoAndWait) before anything probes the GPU, whose OpenGL context may be
+	// a GLFW window's (see LoadOptions.MainThread).
+	MainThread func(func())
 }
 
 // Open returns the App for the data folder chosen by the environment
@@ -44,7 +54,9 @@ func Open(getenv func(string) string) (*App, error) {
 	if err := EnsureDir(home); err != nil {
 		return nil, fmt.Errorf("open data folder %s: %w", home, err)
 	}
-	return &App{Home: home, getenv: getenv, gpu: newGPUProbe()}, nil
+	a := &App{Home: home, getenv: getenv}
+	a.gpu = newGPUProbe(func() func(func()) { return a.MainThread })
+	return a, nil
 }
 
 // Getenv reads an environment variable through the App's environment.

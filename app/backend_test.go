@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
 	"errors"
+	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -106,15 +109,15 @@ func TestGPULayersThatFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, note := gpuLayersThatFit(f, cfg, gpuReserve); n != 0 || note == "" {
+	if n, note := gpuLayersThatFit(f, cfg, gpuReserve, engine.StateOptions{}); n != 0 || note == "" {
 		t.Errorf("in %d bytes: %d layers (%q), want none", gpuReserve, n, note)
 	}
-	if n, note := gpuLayersThatFit(f, cfg, 1<<40); n != cfg.Layers || note != "" {
+	if n, note := gpuLayersThatFit(f, cfg, 1<<40, engine.StateOptions{}); n != cfg.Layers || note != "" {
 		t.Errorf("in 1 TiB: %d layers (%q), want %d", n, note, cfg.Layers)
 	}
 	prev, partial := 0, false
 	for free := int64(gpuReserve); free < 1<<30; free += 1 << 20 {
-		n, note := gpuLayersThatFit(f, cfg, free)
+		n, note := gpuLayersThatFit(f, cfg, free, engine.StateOptions{})
 		if n < prev {
 			t.Fatalf("%d MiB fit %d layers, less than %d", free>>20, n, prev)
 		}
@@ -129,4 +132,100 @@ func TestGPULayersThatFit(t *testing.T) {
 	if !partial || prev != cfg.Layers {
 		t.Errorf("no partial fit between 256 MiB and 1 GiB (last %d layers)", prev)
 	}
+}
+
+// TestGPULayersCountChosenContext: the placement counts the KV cache of the
+// context and KV type the model will run with, not the training context.
+func TestGPULayersCountChosenContext(t *testing.T) {
+	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ContextLen = 1 << 17 // a long training context: its KV cache would fill the GPU
+	free := int64(gpuReserve) + 512<<20
+	long, _ := gpuLayersThatFit(f, cfg, free, engine.StateOptions{KVType: engine.KVF32})
+	short, note := gpuLayersThatFit(f, cfg, free, engine.StateOptions{Context: 2048})
+	if long >= cfg.Layers || short != cfg.Layers {
+		t.Errorf("training context (float32 KV): %d layers; 2,048 positions (f16): %d (%q); want fewer, then all %d", long, short, note, cfg.Layers)
+	}
+}
+
+// TestGPUOutOfMemory loads a two-layer model on the OpenGL backend with a
+// GPU memory limit that holds its first layer but not both: the GPU runs
+// out of memory during the load, the model is loaded again with one layer
+// on the GPU and the other on the CPU, and it computes what the CPU alone
+// computes. With room for no layer, auto runs on the CPU and --backend gl
+// is an error that says why.
+func TestGPUOutOfMemory(t *testing.T) {
+	path := testenv.Path(t, "models", "tiny-q4_0.gguf")
+	if _, err := gl.Probe(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("no OpenGL 4.3 compute context: %v", err)
+	}
+	one, err := LoadModel(path, LoadOptions{Threads: 1, Backend: BackendGL, GPULayers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := one.Model.Backends()[0].(gpuBackend).MemoryUsed()
+	one.Close()
+
+	lm, err := LoadModel(path, LoadOptions{Threads: 1, Backend: BackendGL, GPULayers: -1, GPUMemoryLimit: layer + layer*9/10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.Close()
+	wantNote(t, lm, "1 of 2 layers on the GPU, the rest on the cpu (1 threads) (the GPU ran out of memory with 2 layers)")
+	wantBackends(t, lm, "gl", "cpu")
+	c, err := LoadModel(path, LoadOptions{Threads: 1, Backend: BackendCPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	tokens := []int32{1, 438, 113, 346, 318, 115}
+	var logits [2][]float32
+	for i, m := range []*LoadedModel{lm, c} {
+		st, err := m.Model.NewState(16)
+		if err != nil {
+			t.Fatalf("%s: %v", m.BackendNote, err)
+		}
+		if logits[i], err = st.Eval(context.Background(), tokens, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j := range logits[1] {
+		if d := math.Abs(float64(logits[0][j] - logits[1][j])); d > 1e-2 {
+			t.Fatalf("logit %d: %g with one layer on the GPU, %g on the CPU", j, logits[0][j], logits[1][j])
+		}
+	}
+
+	// Auto keeps llvmpipe off the model: its fallback is checked on the
+	// placement --backend gl chose.
+	small := LoadOptions{Threads: 1, Backend: BackendGL, GPULayers: -1, GPUMemoryLimit: layer / 2}
+	if _, err := LoadModel(path, small); err == nil || !errors.Is(err, gl.ErrOutOfMemory) {
+		t.Errorf("--backend gl with room for no layer: %v", err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto := &LoadedModel{Path: path, File: f}
+	defer auto.Close()
+	p, err := auto.chooseBackends(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Backend = BackendAuto
+	if auto.Model, err = auto.loadPlaced(p, small); err != nil {
+		t.Fatal(err)
+	}
+	wantNote(t, auto, "cpu (1 threads): loading on the GPU failed")
+	wantNote(t, auto, "out of GPU memory")
+	wantBackends(t, auto, "cpu")
 }

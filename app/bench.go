@@ -18,14 +18,19 @@ import (
 )
 
 // BenchOptions describe a speed measurement in the manner of llama.cpp's
-// llama-bench: prompt processing of PromptTokens tokens in one batch into an
-// empty context, and generation of GenTokens tokens one at a time from an
-// empty context, each repeated Repetitions times after one warm-up pass.
+// llama-bench: prompt processing of PromptTokens tokens in one batch, and
+// generation of GenTokens tokens one at a time, each after Depth tokens
+// already in the context (llama-bench -d; 0: an empty context) and
+// repeated Repetitions times after one warm-up pass.
 type BenchOptions struct {
 	Load         LoadOptions
 	PromptTokens int
 	GenTokens    int
-	Repetitions  int
+	// Depth is how many tokens the context holds before each test. They
+	// are evaluated once, untimed; each test then rewinds the context to
+	// them (the cache of those positions is what a fresh fill would give).
+	Depth       int
+	Repetitions int
 	// Seed chooses the random tokens.
 	Seed uint64
 }
@@ -36,6 +41,8 @@ type BenchResult struct {
 	Note         string // how the model was placed (LoadedModel.BackendNote)
 	Threads      int    // CPU worker threads
 	Kernels      string // CPU kernel set ("avx512-vnni", "generic", ...)
+	KVType       string // KV cache type ("f16", ...)
+	Depth        int    // tokens in the context before each test
 	PromptTokens int
 	PromptTimes  []time.Duration // one per repetition
 	GenTokens    int
@@ -79,8 +86,12 @@ type threadsReporter interface {
 // Bench loads the model at path and measures it. progress, if not nil,
 // receives a line before each phase.
 func Bench(ctx context.Context, path string, opts BenchOptions, progress func(string)) (BenchResult, error) {
-	if opts.PromptTokens < 0 || opts.GenTokens < 0 || opts.Repetitions < 1 {
-		return BenchResult{}, errors.New("bench: token counts must not be negative and repetitions must be at least 1")
+	if opts.PromptTokens < 0 || opts.GenTokens < 0 || opts.Depth < 0 || opts.Repetitions < 1 {
+		return BenchResult{}, errors.New("bench: token counts and depth must not be negative and repetitions must be at least 1")
+	}
+	capacity := opts.Depth + max(opts.PromptTokens, opts.GenTokens, 1)
+	if opts.Load.Context <= 0 {
+		opts.Load.Context = capacity
 	}
 	if progress == nil {
 		progress = func(string) {}
@@ -90,15 +101,15 @@ func Bench(ctx context.Context, path string, opts BenchOptions, progress func(st
 		return BenchResult{}, err
 	}
 	defer lm.Close()
-	res := BenchResult{PromptTokens: opts.PromptTokens, GenTokens: opts.GenTokens, Note: lm.BackendNote, FileBytes: lm.File.Size()}
+	res := BenchResult{PromptTokens: opts.PromptTokens, GenTokens: opts.GenTokens, Depth: opts.Depth,
+		KVType: lm.KVType().String(), Note: lm.BackendNote, FileBytes: lm.File.Size()}
 	for _, b := range lm.Model.Backends() {
 		res.Backend = b.Name()
 		if tr, ok := b.(threadsReporter); ok {
 			res.Threads, res.Kernels = tr.Threads(), tr.Kernels()
 		}
 	}
-	capacity := max(opts.PromptTokens, opts.GenTokens, 1)
-	st, err := lm.Model.NewState(capacity)
+	st, err := lm.NewState(capacity, false)
 	if err != nil {
 		return res, fmt.Errorf("bench: %w", err)
 	}
@@ -108,20 +119,35 @@ func Bench(ctx context.Context, path string, opts BenchOptions, progress func(st
 	bos := lm.Tokenizer.BOS()
 
 	// Warm-up: one token touches every weight (the file's pages come in)
-	// and sizes every buffer.
+	// and sizes every buffer; with a depth, the context is filled.
 	progress("warm-up")
 	if _, err := st.Eval(ctx, []int32{bos}, false); err != nil {
 		return res, fmt.Errorf("bench: warm-up: %w", err)
 	}
+	if opts.Depth > 0 {
+		progress(fmt.Sprintf("filling the context with %d tokens", opts.Depth))
+		fill := make([]int32, opts.Depth-1)
+		for i := range fill {
+			fill[i] = randomToken()
+		}
+		if len(fill) > 0 {
+			if _, err := st.Eval(ctx, fill, false); err != nil {
+				return res, fmt.Errorf("bench: depth: %w", err)
+			}
+		}
+	}
+	depth := opts.Depth
 	for rep := 0; rep < opts.Repetitions; rep++ {
 		if opts.PromptTokens > 0 {
 			progress(fmt.Sprintf("pp%d, run %d of %d", opts.PromptTokens, rep+1, opts.Repetitions))
 			tokens := make([]int32, opts.PromptTokens)
-			tokens[0] = bos
-			for i := 1; i < len(tokens); i++ {
+			for i := range tokens {
 				tokens[i] = randomToken()
 			}
-			st.Truncate(0)
+			if depth == 0 {
+				tokens[0] = bos
+			}
+			st.Truncate(depth)
 			start := time.Now()
 			if _, err := st.Eval(ctx, tokens, false); err != nil {
 				return res, fmt.Errorf("bench: prompt: %w", err)
@@ -130,8 +156,11 @@ func Bench(ctx context.Context, path string, opts BenchOptions, progress func(st
 		}
 		if opts.GenTokens > 0 {
 			progress(fmt.Sprintf("tg%d, run %d of %d", opts.GenTokens, rep+1, opts.Repetitions))
-			st.Truncate(0)
+			st.Truncate(depth)
 			tok := bos
+			if depth > 0 {
+				tok = randomToken()
+			}
 			start := time.Now()
 			for i := 0; i < opts.GenTokens; i++ {
 				if _, err := st.Eval(ctx, []int32{tok}, false); err != nil {

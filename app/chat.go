@@ -4,237 +4,419 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
+	"io"
+	"os"
 	"sync"
 	"time"
 
-	"github.com/llamadesk/llamadesk/engine/chat"
-	"github.com/llamadesk/llamadesk/engine/sample"
-	"github.com/llamadesk/llamadesk/engine/session"
 	"github.com/llamadesk/llamadesk/history"
 )
 
-// saveEvery is how often a growing reply is written to the history, so that
-// a crash loses at most this much of it.
-const saveEvery = 250 * time.Millisecond
+// Chat is the conversation service that the window and the command line
+// share: it creates, lists, renames, pins, deletes, searches, exports and
+// imports conversations, and runs the reply lifecycle (send, regenerate,
+// edit and branch, continue, stop) on a Responder. Get it from App.Chat.
+//
+// Replies: one reply is generated at a time per Responder (per loaded
+// model); while it streams, every other conversation can be read, opened,
+// searched and changed. A second reply asked for while one is being
+// written is refused with a *BusyError (saving nothing), unless its
+// ReplyOptions.Queue says to wait its turn. One lock covers a whole reply:
+// the person's message is saved only once the reply can start, and the
+// next reply on the model starts only after this one is finished and saved.
+//
+// Events: every step of every reply, and every change to the list of
+// conversations, is told to the functions given to Subscribe; the reply
+// calls also take their own callback. Both are called on the goroutine
+// doing the work and must return quickly (a window hands them to its UI
+// goroutine, at most once a frame).
+//
+// Methods are safe for concurrent use.
+type Chat struct {
+	app *App
 
-// ReplyEvent is one step of a reply being generated for a conversation.
+	mu sync.Mutex
+	// current is the responder new replies use (nil before SetResponder).
+	current Responder
+	// slots holds each responder in use: its turn and who holds it.
+	slots map[Responder]*slot
+	// active holds the replies being written (or waiting), by conversation.
+	active map[string]*activeReply
+	subs   map[int]func(ReplyEvent)
+	nextID int
+	closed bool
+	// running counts reply calls in progress, so that Close can wait.
+	running sync.WaitGroup
+}
+
+// slot is a responder's turn: its channel (capacity 1) is held by the
+// reply being generated on it.
+type slot struct {
+	turn chan struct{}
+	// users counts the replies holding or waiting for the turn.
+	users int
+	// retired is set when the responder was replaced: it is closed when
+	// its last user is done.
+	retired bool
+}
+
+// Chat returns the conversation service, created on first use.
+func (a *App) Chat() *Chat {
+	a.chatOnce.Do(func() {
+		a.chat = &Chat{app: a, slots: map[Responder]*slot{}, active: map[string]*activeReply{}, subs: map[int]func(ReplyEvent){}}
+	})
+	return a.chat
+}
+
+// EventKind says what a ReplyEvent reports.
+type EventKind int
+
+// The kinds of events.
+const (
+	// EventStarted: a reply began; ConversationID (created now for Start)
+	// and MessageID name it.
+	EventStarted EventKind = iota + 1
+	// EventText: Text is the reply's new text; Live has its numbers.
+	EventText
+	// EventDone: the reply ended, with Result (saved) or Err.
+	EventDone
+	// EventChanged: conversations were created, renamed, pinned, deleted
+	// or imported (ConversationID names the one, "" for several).
+	EventChanged
+)
+
+// ReplyEvent is one step of a reply, or a change to the conversations.
 type ReplyEvent struct {
+	Kind           EventKind
 	ConversationID string
-	// MessageID is the assistant message being written.
+	// MessageID is the reply being written (0 before it exists).
 	MessageID int64
-	// Text is the new text (whole UTF-8 characters; may be empty).
+	// Text is the new text of an EventText (whole UTF-8 characters).
 	Text string
-	// Done is set on the last event, with Result or Err.
-	Done   bool
+	// Live are the reply's numbers so far.
+	Live LiveStats
+	// Result (on success) or Err ends an EventDone.
 	Result *ReplyResult
 	Err    error
 }
 
-// ReplyResult is a finished reply and how it went.
-type ReplyResult struct {
-	ConversationID string        `json:"conversation_id"`
-	MessageID      int64         `json:"message_id"`
-	Reply          string        `json:"reply"`
-	StopReason     string        `json:"stop_reason"`
-	Stats          session.Stats `json:"stats"`
-	Backend        string        `json:"backend"`
-	// Dropped lists the indices of messages left out to fit the context, and
-	// DroppedNote says so in words ("" when nothing was dropped).
-	Dropped     []int  `json:"dropped,omitempty"`
-	DroppedNote string `json:"dropped_note,omitempty"`
-	Format      string `json:"format"`
-}
-
-// ReplyOptions adjust one reply beyond the conversation's settings.
-type ReplyOptions struct {
-	// Sampling overrides the conversation's sampling settings where set.
-	Sampling history.Sampling
-	// Policy decides what is dropped when the conversation does not fit.
-	Policy chat.Policy
-}
-
-// Chat runs the conversations of the history on one loaded model. One reply
-// is generated at a time; the model's cache is reused between turns of the
-// same conversation (and any common prefix of others).
-type Chat struct {
-	app   *App
-	model *LoadedModel
-	mu    sync.Mutex
-	sess  *session.Session
-}
-
-// NewChat prepares a chat on a loaded model with a context of ctxLen tokens
-// (0: the model's training context). The chat format follows the file (see
-// engine/chat.DetectNamed).
-func (a *App) NewChat(m *LoadedModel, ctxLen int) (*Chat, error) {
-	f := chat.DetectNamed(m.File, m.Path)
-	s, err := session.New(m.Model, m.Tokenizer, f, ctxLen)
-	if err != nil {
-		return nil, err
-	}
-	return &Chat{app: a, model: m, sess: s}, nil
-}
-
-// Model returns the chat's loaded model.
-func (c *Chat) Model() *LoadedModel { return c.model }
-
-// Format returns the chat format in use, for display ("file's chat_template (Llama 2)").
-func (c *Chat) Format() chat.Format { return c.sess.Format() }
-
-// ModelName is the name conversations record for the chat's model: the file name.
-func (c *Chat) ModelName() string { return filepath.Base(c.model.Path) }
-
-// Send adds text as the person's next message in the conversation and
-// generates the reply, calling onEvent (which may be nil) from the calling
-// goroutine as it grows. Cancelling ctx stops the reply and keeps its text.
-func (c *Chat) Send(ctx context.Context, conversationID, text string, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
-	store, err := c.app.History()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := store.AppendUser(ctx, conversationID, text); err != nil {
-		return nil, fmt.Errorf("save message: %w", err)
-	}
-	msg, err := store.StartAssistant(ctx, conversationID, c.ModelName())
-	if err != nil {
-		return nil, fmt.Errorf("start reply: %w", err)
-	}
-	return c.generate(ctx, store, msg, opts, onEvent)
-}
-
-// Regenerate keeps the reply messageID and writes a new version of it.
-func (c *Chat) Regenerate(ctx context.Context, messageID int64, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
-	store, err := c.app.History()
-	if err != nil {
-		return nil, err
-	}
-	msg, err := store.Regenerate(ctx, messageID, c.ModelName())
-	if err != nil {
-		return nil, fmt.Errorf("regenerate: %w", err)
-	}
-	return c.generate(ctx, store, msg, opts, onEvent)
-}
-
-// Edit keeps the person's message messageID, adds text as its new version
-// and generates a reply to it.
-func (c *Chat) Edit(ctx context.Context, messageID int64, text string, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
-	store, err := c.app.History()
-	if err != nil {
-		return nil, err
-	}
-	edited, err := store.EditUser(ctx, messageID, text)
-	if err != nil {
-		return nil, fmt.Errorf("edit message: %w", err)
-	}
-	msg, err := store.StartAssistant(ctx, edited.ConversationID, c.ModelName())
-	if err != nil {
-		return nil, fmt.Errorf("start reply: %w", err)
-	}
-	return c.generate(ctx, store, msg, opts, onEvent)
-}
-
-// generate writes the reply msg (empty, streaming) of its conversation.
-func (c *Chat) generate(ctx context.Context, store *history.Store, msg history.Message, opts ReplyOptions, onEvent func(ReplyEvent)) (res *ReplyResult, err error) {
-	if onEvent == nil {
-		onEvent = func(ReplyEvent) {}
-	}
-	// The history writes use their own context: a cancelled reply must still be saved.
-	saveCtx := context.WithoutCancel(ctx)
-	finish := func(f history.Finish) {
-		if ferr := store.FinishAssistant(saveCtx, msg.ID, f); ferr != nil && err == nil {
-			err = fmt.Errorf("save reply: %w", ferr)
-		}
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("generation failed: %v", p)
-		}
-		if err != nil {
-			onEvent(ReplyEvent{ConversationID: msg.ConversationID, MessageID: msg.ID, Done: true, Err: err})
-		}
-	}()
-
-	th, err := store.Thread(saveCtx, msg.ConversationID)
-	if err != nil {
-		finish(history.Finish{Status: history.StatusError, Error: err.Error()})
-		return nil, err
-	}
-	conv := ChatConversation(th)
-	sampling := th.Conversation.Sampling.Overlay(opts.Sampling)
-	sopts := session.Options{
-		Sampling: SamplingParams(sample.DefaultParams(), sampling),
-		Stop:     sampling.Stop,
-		Policy:   opts.Policy,
-	}
-	if sampling.MaxTokens != nil {
-		sopts.MaxTokens = *sampling.MaxTokens
-	}
-
+// Subscribe calls fn with every event of the service until the returned
+// function is called. fn runs on the goroutine doing the work and must not
+// block or call back into a reply method.
+func (c *Chat) Subscribe(fn func(ReplyEvent)) (unsubscribe func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var text strings.Builder
-	lastSave := time.Now()
-	reply, err := c.sess.Reply(ctx, conv, sopts, func(e session.Event) {
-		text.WriteString(e.Text)
-		if time.Since(lastSave) >= saveEvery {
-			// A failed intermediate save is retried at the next one and at the end.
-			_ = store.UpdateContent(saveCtx, msg.ID, text.String())
-			lastSave = time.Now()
-		}
-		onEvent(ReplyEvent{ConversationID: msg.ConversationID, MessageID: msg.ID, Text: e.Text})
-	})
-	if err != nil {
-		finish(history.Finish{Content: text.String(), Status: history.StatusError, Error: err.Error()})
-		return nil, err
+	id := c.nextID
+	c.nextID++
+	c.subs[id] = fn
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.subs, id)
 	}
-	res = &ReplyResult{
-		ConversationID: msg.ConversationID, MessageID: msg.ID, Reply: reply.Text,
-		StopReason: string(reply.Reason), Stats: reply.Stats, Backend: c.model.Model.Backends()[0].Name(),
-		Dropped: reply.Prompt.Dropped, Format: c.sess.Format().Describe(),
-	}
-	if len(reply.Prompt.Dropped) > 0 {
-		res.DroppedNote = reply.Prompt.Describe()
-	}
-	status := history.StatusDone
-	if reply.Reason == session.StopCancelled {
-		status = history.StatusCancelled
-	}
-	finish(history.Finish{
-		Content: reply.Text, Status: status, TokenCount: len(reply.Tokens),
-		Stats: history.Stats{
-			PromptTokens: reply.Stats.PromptEvaluated, PromptTokensPerSecond: reply.Stats.PromptTokensPerS,
-			GeneratedTokens: reply.Stats.GeneratedTokens, TokensPerSecond: reply.Stats.GenTokensPerS,
-			TimeToFirstTokenMs: reply.Stats.TimeToFirstMS, DurationMs: reply.Stats.TotalMS,
-			StopReason: string(reply.Reason), Backend: res.Backend, DroppedTurns: reply.Prompt.DroppedTurns,
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	onEvent(ReplyEvent{ConversationID: msg.ConversationID, MessageID: msg.ID, Done: true, Result: res})
-	return res, nil
 }
+
+// publish tells the subscribers about e.
+func (c *Chat) publish(e ReplyEvent) {
+	c.mu.Lock()
+	subs := make([]func(ReplyEvent), 0, len(c.subs))
+	for _, fn := range c.subs {
+		subs = append(subs, fn)
+	}
+	c.mu.Unlock()
+	for _, fn := range subs {
+		fn(e)
+	}
+}
+
+func (c *Chat) changed(id string) { c.publish(ReplyEvent{Kind: EventChanged, ConversationID: id}) }
+
+// SetResponder makes r the responder of the replies started from now on
+// and hands it to the service, which closes it when it is replaced (once
+// the replies using it are done) or at Close. A reply already running
+// keeps its responder. nil leaves no responder.
+func (c *Chat) SetResponder(r Responder) {
+	c.mu.Lock()
+	old := c.current
+	c.current = r
+	if r != nil && c.slots[r] == nil {
+		c.slots[r] = &slot{turn: make(chan struct{}, 1)}
+	}
+	closeOld := false
+	if old != nil && old != r {
+		s := c.slots[old]
+		s.retired = true
+		if s.users == 0 {
+			delete(c.slots, old)
+			closeOld = true
+		}
+	}
+	c.mu.Unlock()
+	if closeOld {
+		old.Close()
+	}
+}
+
+// Responder returns the responder new replies use (nil when none).
+func (c *Chat) Responder() Responder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// Close stops every reply, waits for them to be saved, and closes the
+// responders. App.Close calls it.
+func (c *Chat) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	for _, a := range c.active {
+		a.cancel()
+	}
+	c.mu.Unlock()
+	c.running.Wait()
+	c.mu.Lock()
+	var rs []Responder
+	for r := range c.slots {
+		rs = append(rs, r)
+	}
+	c.slots = map[Responder]*slot{}
+	c.current = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, r := range rs {
+		errs = append(errs, r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// store returns the history database.
+func (c *Chat) store() (*history.Store, error) { return c.app.History() }
 
 // ErrNoPersona is returned when a named persona does not exist.
 var ErrNoPersona = errors.New("no such persona")
 
-// StartConversation creates a conversation with a persona (by name; "" for
-// none) or an explicit system prompt (when systemPrompt is not nil), for the
-// chat's model.
-func (c *Chat) StartConversation(ctx context.Context, persona string, systemPrompt *string) (history.Conversation, error) {
-	store, err := c.app.History()
+// Create starts a conversation (with nc's persona, system prompt, model and
+// sampling; see history.NewConversation). An unknown persona is ErrNoPersona.
+// Most conversations are better started by Start, which saves nothing when
+// the first message cannot be sent.
+func (c *Chat) Create(ctx context.Context, nc history.NewConversation) (history.Conversation, error) {
+	store, err := c.store()
 	if err != nil {
 		return history.Conversation{}, err
 	}
-	if persona != "" {
-		if _, err := store.Persona(ctx, persona); err != nil {
+	conv, err := createConversation(ctx, store, nc)
+	if err == nil {
+		c.changed(conv.ID)
+	}
+	return conv, err
+}
+
+func createConversation(ctx context.Context, store *history.Store, nc history.NewConversation) (history.Conversation, error) {
+	if nc.Persona != "" {
+		if _, err := store.Persona(ctx, nc.Persona); err != nil {
 			if errors.Is(err, history.ErrNotFound) {
-				return history.Conversation{}, fmt.Errorf("%w %q", ErrNoPersona, persona)
+				return history.Conversation{}, fmt.Errorf("%w %q", ErrNoPersona, nc.Persona)
 			}
 			return history.Conversation{}, err
 		}
 	}
-	return store.CreateConversation(ctx, history.NewConversation{Persona: persona, SystemPrompt: systemPrompt, Model: c.ModelName()})
+	conv, err := store.CreateConversation(ctx, nc)
+	if err != nil {
+		return history.Conversation{}, fmt.Errorf("start the conversation: %w", err)
+	}
+	return conv, nil
+}
+
+// List returns every conversation, pinned ones first, then the most
+// recently used.
+func (c *Chat) List(ctx context.Context) ([]history.Conversation, error) {
+	store, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	return store.Conversations(ctx)
+}
+
+// Conversation returns one conversation.
+func (c *Chat) Conversation(ctx context.Context, id string) (history.Conversation, error) {
+	store, err := c.store()
+	if err != nil {
+		return history.Conversation{}, err
+	}
+	conv, err := store.Conversation(ctx, id)
+	if err != nil {
+		return history.Conversation{}, fmt.Errorf("conversation %s: %w", id, err)
+	}
+	return conv, nil
+}
+
+// Open returns a conversation with its active path. A reply being written
+// in it is the last message, with status streaming and the text saved so
+// far (Activity has the text as it is now).
+func (c *Chat) Open(ctx context.Context, id string) (history.Thread, error) {
+	store, err := c.store()
+	if err != nil {
+		return history.Thread{}, err
+	}
+	return store.Thread(ctx, id)
+}
+
+// Rename sets a conversation's title ("" goes back to the automatic one).
+func (c *Chat) Rename(ctx context.Context, id, title string) error {
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	if err := store.RenameConversation(ctx, id, title); err != nil {
+		return fmt.Errorf("rename: %w", err)
+	}
+	c.changed(id)
+	return nil
+}
+
+// SetPinned pins or unpins a conversation.
+func (c *Chat) SetPinned(ctx context.Context, id string, pinned bool) error {
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	if err := store.SetPinned(ctx, id, pinned); err != nil {
+		return err
+	}
+	c.changed(id)
+	return nil
+}
+
+// SetSampling replaces a conversation's sampling settings.
+func (c *Chat) SetSampling(ctx context.Context, id string, s history.Sampling) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	conv, err := store.Conversation(ctx, id)
+	if err != nil {
+		return err
+	}
+	return store.UpdateSettings(ctx, id, history.ConversationSettings{SystemPrompt: conv.SystemPrompt, Model: conv.Model, Sampling: s})
+}
+
+// Delete deletes a conversation and its messages; refused (*BusyError)
+// while a reply is being written in it.
+func (c *Chat) Delete(ctx context.Context, id string) error {
+	if err := c.idle(id); err != nil {
+		return err
+	}
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	if err := store.DeleteConversation(ctx, id); err != nil {
+		return err
+	}
+	c.changed(id)
+	return nil
+}
+
+// Alternatives returns the versions of a message, oldest first.
+func (c *Chat) Alternatives(ctx context.Context, messageID int64) ([]history.Message, error) {
+	store, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	return store.Alternatives(ctx, messageID)
+}
+
+// SwitchVersion shows the version delta steps from messageID among its
+// alternatives (-1 the one before, +1 the one after), with what followed
+// it. It returns false when there is no such version. Refused
+// (*BusyError) while a reply is being written in the conversation.
+func (c *Chat) SwitchVersion(ctx context.Context, messageID int64, delta int) (bool, error) {
+	store, err := c.store()
+	if err != nil {
+		return false, err
+	}
+	alts, err := store.Alternatives(ctx, messageID)
+	if err != nil {
+		return false, err
+	}
+	k := -1
+	for i, m := range alts {
+		if m.ID == messageID {
+			k = i + delta
+		}
+	}
+	if k < 0 || k >= len(alts) {
+		return false, nil
+	}
+	if err := c.idle(alts[k].ConversationID); err != nil {
+		return false, err
+	}
+	return true, store.SwitchTo(ctx, alts[k].ID)
+}
+
+// MarkInterrupted marks replies left "streaming" by a process that died
+// (not touched for idle) as interrupted, so that they can be continued or
+// regenerated; it returns how many. Replies this service is writing are
+// never touched (they are saved far more often than idle).
+func (c *Chat) MarkInterrupted(ctx context.Context, idle time.Duration) (int, error) {
+	store, err := c.store()
+	if err != nil {
+		return 0, err
+	}
+	return store.MarkInterrupted(ctx, idle)
+}
+
+// Export writes a conversation to w in format f.
+func (c *Chat) Export(ctx context.Context, w io.Writer, id string, f history.Format) error {
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	return store.Export(ctx, w, id, f)
+}
+
+// ExportFile writes a conversation to the file path in format f (complete or not at all).
+func (c *Chat) ExportFile(ctx context.Context, path, id string, f history.Format) error {
+	store, err := c.store()
+	if err != nil {
+		return err
+	}
+	return store.ExportFile(ctx, path, id, f)
+}
+
+// ExportAll writes every conversation into dir, one file each, and returns the paths.
+func (c *Chat) ExportAll(ctx context.Context, dir string, f history.Format) ([]string, error) {
+	store, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	return store.ExportAll(ctx, dir, f)
+}
+
+// Import adds a conversation from its JSON export, all or nothing, and
+// returns its id.
+func (c *Chat) Import(ctx context.Context, r io.Reader) (string, error) {
+	store, err := c.store()
+	if err != nil {
+		return "", err
+	}
+	id, err := store.Import(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	c.changed(id)
+	return id, nil
+}
+
+// ImportFile imports the conversation exported (as JSON) to path.
+func (c *Chat) ImportFile(ctx context.Context, path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return c.Import(ctx, f)
 }

@@ -2,121 +2,585 @@ package app
 
 import (
 	"context"
+	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
 
-func loadChat(t *testing.T, a *App) *Chat {
+// loadChat gives a's chat service a local responder on the shared chat
+// model with a context of ctxLen tokens.
+func loadChat(t *testing.T, a *App, ctxLen int) *Chat {
 	t.Helper()
-	lm, err := LoadModel(testenv.Path(t, "models", "chat-q4_k_m.gguf"), LoadOptions{Backend: "cpu"})
+	lm, err := LoadModel(testenv.Path(t, "models", "chat-q4_k_m.gguf"), LoadOptions{Backend: "cpu", Threads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lm.Close() })
-	c, err := a.NewChat(lm, 1024)
+	r, err := NewLocalResponder(lm, ctxLen)
 	if err != nil {
+		lm.Close()
 		t.Fatal(err)
 	}
+	c := a.Chat()
+	c.SetResponder(r)
 	return c
 }
 
-func TestChatSendSavesTurnsAndReuses(t *testing.T) {
-	a := openApp(t)
-	c := loadChat(t, a)
-	ctx := context.Background()
-	conv, err := c.StartConversation(ctx, "Shakespearean poet", nil)
+// greedy is a short reply at temperature 0.
+func greedy(n int) ReplyOptions {
+	return ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(0.0), MaxTokens: history.Ptr(n)}}
+}
+
+func thread(t *testing.T, c *Chat, id string) history.Thread {
+	t.Helper()
+	th, err := c.Open(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(conv.SystemPrompt, "verse") {
-		t.Fatalf("persona's system prompt not used: %q", conv.SystemPrompt)
-	}
-	greedy := ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(0.0), MaxTokens: history.Ptr(6)}}
+	return th
+}
+
+func TestChatLifecycle(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 1024)
+	ctx := context.Background()
+
+	// Start: the conversation is created with its first message.
+	var kinds []EventKind
 	var streamed strings.Builder
 	var done *ReplyResult
-	first, err := c.Send(ctx, conv.ID, "Write about the sea.", greedy, func(e ReplyEvent) {
+	first, err := c.Start(ctx, history.NewConversation{Persona: "Shakespearean poet"}, "Write about the sea.", greedy(6), func(e ReplyEvent) {
+		kinds = append(kinds, e.Kind)
 		streamed.WriteString(e.Text)
-		if e.Done {
+		if e.Kind == EventDone {
 			done = e.Result
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done != first || streamed.String() != first.Reply || first.StopReason != "max_tokens" {
-		t.Fatalf("events %q (done %v) vs result %+v", streamed.String(), done, first)
+	if kinds[0] != EventStarted || kinds[len(kinds)-1] != EventDone || done != first {
+		t.Fatalf("events %v, done %v", kinds, done)
 	}
-	second, err := c.Send(ctx, conv.ID, "And the moon?", greedy, nil)
+	if streamed.String() != first.Reply || first.StopReason != StopMaxTokens || first.Model != "chat-q4_k_m.gguf" {
+		t.Fatalf("streamed %q, result %+v", streamed.String(), first)
+	}
+	convID := first.ConversationID
+	th := thread(t, c, convID)
+	if !strings.Contains(th.Conversation.SystemPrompt, "verse") || th.Conversation.Model != "chat-q4_k_m.gguf" {
+		t.Fatalf("conversation %+v", th.Conversation)
+	}
+
+	// Send: the cache holds the first turn.
+	second, err := c.Send(ctx, convID, "And the moon?", greedy(6), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if second.Stats.PromptEvaluated >= second.Stats.PromptTokens/2 {
 		t.Errorf("second turn evaluated %d of %d tokens: no cache reuse", second.Stats.PromptEvaluated, second.Stats.PromptTokens)
 	}
-	store, _ := a.History()
-	th, err := store.Thread(ctx, conv.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	th = thread(t, c, convID)
 	if len(th.Messages) != 4 || th.Messages[1].Content != first.Reply || th.Messages[3].Status != history.StatusDone {
 		t.Fatalf("saved thread: %+v", th.Messages)
 	}
-	if th.Messages[3].Stats.GeneratedTokens != 6 || th.Messages[3].Stats.StopReason != "max_tokens" {
-		t.Errorf("saved stats: %+v", th.Messages[3].Stats)
+	if s := th.Messages[3].Stats; s.GeneratedTokens != 6 || s.StopReason != "max_tokens" || s.Backend != "cpu" {
+		t.Errorf("saved stats: %+v", s)
 	}
 
 	// Regenerate keeps the old reply as an alternative.
-	regen, err := c.Regenerate(ctx, th.Messages[3].ID, greedy, nil)
+	regen, err := c.Regenerate(ctx, th.Messages[3].ID, greedy(6), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alts, err := store.Alternatives(ctx, regen.MessageID)
+	alts, err := c.Alternatives(ctx, regen.MessageID)
 	if err != nil || len(alts) != 2 {
 		t.Fatalf("alternatives %v, %v", alts, err)
 	}
 	if regen.Stats.PromptEvaluated != 1 {
 		t.Errorf("regenerate evaluated %d prompt tokens, want 1", regen.Stats.PromptEvaluated)
 	}
+	if ok, err := c.SwitchVersion(ctx, regen.MessageID, -1); !ok || err != nil {
+		t.Fatalf("switch to the first version: %v %v", ok, err)
+	}
+	if th = thread(t, c, convID); th.Messages[3].ID != alts[0].ID {
+		t.Errorf("after switching the path ends with %d, want %d", th.Messages[3].ID, alts[0].ID)
+	}
 
-	// Editing the first message writes a new branch.
-	edited, err := c.Edit(ctx, th.Messages[0].ID, "Write about the stars.", greedy, nil)
+	// Edit the first message: a new branch.
+	edited, err := c.Edit(ctx, th.Messages[0].ID, "Write about the stars.", greedy(6), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	th, _ = store.Thread(ctx, conv.ID)
+	th = thread(t, c, convID)
 	if len(th.Messages) != 2 || th.Messages[0].Content != "Write about the stars." || th.Messages[1].ID != edited.MessageID {
 		t.Fatalf("after edit: %+v", th.Messages)
 	}
+
+	// Rename, pin, list, delete.
+	if err := c.Rename(ctx, convID, "Sea and stars"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetPinned(ctx, convID, true); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Title != "Sea and stars" || !list[0].Pinned {
+		t.Fatalf("list %+v, %v", list, err)
+	}
+	if err := c.Delete(ctx, convID); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := c.List(ctx); len(list) != 0 {
+		t.Fatalf("after delete: %+v", list)
+	}
+	if _, err := c.Send(ctx, convID, "Hello?", greedy(2), nil); !errors.Is(err, history.ErrNotFound) {
+		t.Errorf("send to a deleted conversation: %v", err)
+	}
 }
 
-func TestChatStopSavesPartialReply(t *testing.T) {
+func TestChatRefusesBeforeSaving(t *testing.T) {
 	a := openApp(t)
-	c := loadChat(t, a)
-	conv, err := c.StartConversation(context.Background(), "", nil)
-	if err != nil {
-		t.Fatal(err)
+	c := a.Chat()
+	ctx := context.Background()
+	if _, err := c.Start(ctx, history.NewConversation{}, "Hi", greedy(2), nil); !errors.Is(err, ErrNoResponder) {
+		t.Fatalf("without a model: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n := 0
-	res, err := c.Send(ctx, conv.ID, "Tell me a story.", ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(0.0)}}, func(e ReplyEvent) {
-		if n++; n == 4 {
-			cancel()
+	c = loadChat(t, a, 1024)
+	for _, text := range []string{"", "  \n "} {
+		if _, err := c.Start(ctx, history.NewConversation{}, text, greedy(2), nil); !errors.Is(err, ErrEmptyMessage) {
+			t.Errorf("empty message %q: %v", text, err)
 		}
-	})
+	}
+	if _, err := c.Start(ctx, history.NewConversation{Persona: "Nobody"}, "Hi", greedy(2), nil); !errors.Is(err, ErrNoPersona) {
+		t.Errorf("unknown persona: %v", err)
+	}
+	bad := greedy(2)
+	bad.Sampling.Temperature = history.Ptr(-1.0)
+	if _, err := c.Start(ctx, history.NewConversation{}, "Hi", bad, nil); err == nil {
+		t.Error("a negative temperature was accepted")
+	}
+	if list, _ := c.List(ctx); len(list) != 0 {
+		t.Fatalf("refused messages saved conversations: %+v", list)
+	}
+}
+
+func TestChatTooLongIsRefusedWithChoices(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 256)
+	ctx := context.Background()
+	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 60)
+
+	check, err := c.CheckDraft(ctx, Draft{Text: "Hello there", Options: greedy(16)})
+	if err != nil || !check.Counted || !check.Fits || check.Tokens == 0 || check.Context != 256 || check.Room <= check.Tokens {
+		t.Fatalf("short draft: %+v, %v", check, err)
+	}
+	check, err = c.CheckDraft(ctx, Draft{Text: long, Options: greedy(16)})
+	if err != nil || check.Fits || check.Tokens <= check.Room || check.Reason == "" {
+		t.Fatalf("long draft: %+v, %v", check, err)
+	}
+	want := map[DraftChoice]bool{ChoiceShorten: true, ChoiceTruncateMiddle: true, ChoiceLargerContext: true}
+	for _, ch := range check.Choices {
+		delete(want, ch)
+	}
+	if len(want) != 0 || check.LargerContext <= 256 {
+		t.Errorf("choices %v (larger context %d), missing %v", check.Choices, check.LargerContext, want)
+	}
+
+	_, err = c.Start(ctx, history.NewConversation{}, long, greedy(16), nil)
+	var tooLong *TooLongError
+	if !errors.As(err, &tooLong) || !errors.Is(err, chat.ErrContextFull) || tooLong.Check.Reason != check.Reason {
+		t.Fatalf("start with a long message: %v", err)
+	}
+	if list, _ := c.List(ctx); len(list) != 0 {
+		t.Fatalf("a refused message saved a conversation: %+v", list)
+	}
+
+	// In a conversation: nothing is added.
+	res, err := c.Start(ctx, history.NewConversation{}, "Hi", greedy(4), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.StopReason != "cancelled" {
-		t.Fatalf("stop reason %s", res.StopReason)
+	if _, err := c.Send(ctx, res.ConversationID, long, greedy(16), nil); !errors.As(err, &tooLong) {
+		t.Fatalf("send a long message: %v", err)
 	}
-	store, _ := a.History()
-	th, _ := store.Thread(context.Background(), conv.ID)
+	if n := len(thread(t, c, res.ConversationID).Messages); n != 2 {
+		t.Fatalf("the refused message was saved: %d messages", n)
+	}
+
+	// Truncating the middle makes it fit; it keeps both ends.
+	d := Draft{ConversationID: res.ConversationID, Text: long + "THE END", Options: greedy(16)}
+	cut, err := c.TruncateDraft(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(cut, "The quick") || !strings.HasSuffix(cut, "THE END") || !strings.Contains(cut, "…") {
+		t.Errorf("truncated draft %q", cut)
+	}
+	d.Text = cut
+	if check, err := c.CheckDraft(ctx, d); err != nil || !check.Fits {
+		t.Fatalf("the truncated draft does not fit: %+v, %v", check, err)
+	}
+	if _, err := c.Send(ctx, res.ConversationID, cut, greedy(4), nil); err != nil {
+		t.Fatalf("send the truncated draft: %v", err)
+	}
+
+	// Under stop-at-limit a conversation that outgrew the context is
+	// refused with the policy and a new chat as ways out.
+	stop := greedy(16)
+	stop.Policy = chat.StopAtLimit
+	check, err = c.CheckDraft(ctx, Draft{ConversationID: res.ConversationID, Text: "And then?", Options: stop})
+	if err != nil || check.Fits || len(check.Choices) == 0 || check.Choices[0] != ChoiceDropOldest {
+		t.Fatalf("stop-at-limit: %+v, %v", check, err)
+	}
+}
+
+func TestChatContinue(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 1024)
+	ctx := context.Background()
+	whole, err := c.Start(ctx, history.NewConversation{}, "Tell me a story.", greedy(12), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.Start(ctx, history.NewConversation{}, "Tell me a story.", greedy(6), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := thread(t, c, part.ConversationID)
 	last := th.Messages[len(th.Messages)-1]
-	if last.Status != history.StatusCancelled || last.Content != res.Reply || last.Content == "" {
-		t.Errorf("saved %+v, reply %q", last, res.Reply)
+	if !CanContinue(last) {
+		t.Fatalf("a reply stopped at its token limit cannot be continued: %+v", last)
 	}
+	if _, err := c.Continue(ctx, th.Messages[0].ID, greedy(6), nil); err == nil {
+		t.Error("continuing the person's message was accepted")
+	}
+	var added strings.Builder
+	more, err := c.Continue(ctx, last.ID, greedy(6), func(e ReplyEvent) { added.WriteString(e.Text) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if more.Reply != part.Reply+added.String() || added.Len() == 0 || more.MessageID != last.ID {
+		t.Fatalf("continued %q + %q = %q", part.Reply, added.String(), more.Reply)
+	}
+	// Greedy: six tokens, then six more, write what twelve at once do.
+	if more.Reply != whole.Reply {
+		t.Errorf("continued reply %q differs from the whole one %q", more.Reply, whole.Reply)
+	}
+	th = thread(t, c, part.ConversationID)
+	if m := th.Messages[len(th.Messages)-1]; m.Content != more.Reply || m.Status != history.StatusDone || len(th.Messages) != 2 {
+		t.Fatalf("saved %+v", th.Messages)
+	}
+}
+
+// waitFor polls cond until it holds or a second passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// streaming starts an endless reply in a new conversation and returns
+// its id once text flows, and a channel that gets its result.
+func streaming(t *testing.T, c *Chat, ctx context.Context) (string, chan error) {
+	t.Helper()
+	started := make(chan string, 1)
+	var texts sync.WaitGroup
+	texts.Add(3)
+	n := 0
+	done := make(chan error, 1)
+	go func() {
+		opts := ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(1.0), Seed: history.Ptr(int64(3))}}
+		_, err := c.Start(ctx, history.NewConversation{}, "Tell me a long story.", opts, func(e ReplyEvent) {
+			switch e.Kind {
+			case EventStarted:
+				started <- e.ConversationID
+			case EventText:
+				if n++; n <= 3 {
+					texts.Done()
+				}
+			}
+		})
+		done <- err
+	}()
+	id := <-started
+	texts.Wait()
+	return id, done
+}
+
+func TestChatOthersStayUsableWhileOneStreams(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 4096)
+	ctx := context.Background()
+	other, err := c.Start(ctx, history.NewConversation{}, "Hello walrus", greedy(3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []ReplyEvent
+	defer c.Subscribe(func(e ReplyEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+	})()
+
+	busyID, done := streaming(t, c, ctx)
+	act, ok := c.Activity(busyID)
+	if !ok || act.Live.Phase != PhaseWriting || act.Text == "" || act.MessageID == 0 {
+		t.Fatalf("activity of the streaming reply: %+v, %v", act, ok)
+	}
+	waitFor(t, "a live tokens/s", func() bool {
+		a, _ := c.Activity(busyID)
+		return a.Live.TokensPerSecond > 0
+	})
+	if all := c.Active(); len(all) != 1 || all[0].ConversationID != busyID {
+		t.Fatalf("active %+v", all)
+	}
+
+	// Everything but a second reply works on the other conversation, at once.
+	var wg sync.WaitGroup
+	work := []func() error{
+		func() error { _, err := c.List(ctx); return err },
+		func() error { _, err := c.Open(ctx, other.ConversationID); return err },
+		func() error { _, err := c.Search(ctx, "walrus", 10); return err },
+		func() error {
+			_, err := c.CheckDraft(ctx, Draft{ConversationID: other.ConversationID, Text: "Next?"})
+			return err
+		},
+		func() error { return c.Rename(ctx, other.ConversationID, "Walrus talk") },
+		func() error { _, err := c.Open(ctx, busyID); return err },
+	}
+	errs := make([]error, len(work))
+	for i, fn := range work {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = fn() }()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("work %d while streaming: %v", i, err)
+		}
+	}
+
+	// A second reply is refused with a reason, saving nothing.
+	var busy *BusyError
+	_, err = c.Send(ctx, other.ConversationID, "Are you there?", greedy(3), nil)
+	if !errors.As(err, &busy) || busy.Same || busy.ConversationID != busyID {
+		t.Fatalf("second send: %v", err)
+	}
+	if n := len(thread(t, c, other.ConversationID).Messages); n != 2 {
+		t.Fatalf("the refused message was saved: %d messages", n)
+	}
+	if _, err := c.Send(ctx, busyID, "More?", greedy(3), nil); !errors.As(err, &busy) || !busy.Same {
+		t.Fatalf("send in the streaming conversation: %v", err)
+	}
+	if err := c.Delete(ctx, busyID); !errors.As(err, &busy) {
+		t.Fatalf("delete the streaming conversation: %v", err)
+	}
+
+	// Queued, it waits its turn and runs once the first is stopped.
+	queued := make(chan error, 1)
+	go func() {
+		opts := greedy(3)
+		opts.Queue = true
+		_, err := c.Send(ctx, other.ConversationID, "Are you there?", opts, nil)
+		queued <- err
+	}()
+	waitFor(t, "the queued reply", func() bool {
+		a, ok := c.Activity(other.ConversationID)
+		return ok && a.Live.Phase == PhaseWaiting
+	})
+	c.Stop(busyID)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-queued; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(thread(t, c, other.ConversationID).Messages); n != 4 {
+		t.Fatalf("the queued reply left %d messages", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[EventKind]int{}
+	for _, e := range events {
+		seen[e.Kind]++
+	}
+	if seen[EventStarted] != 2 || seen[EventDone] != 2 || seen[EventText] < 3 || seen[EventChanged] == 0 {
+		t.Errorf("events seen: %v", seen)
+	}
+}
+
+func TestChatStopWithin100ms(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 4096)
+	ctx := context.Background()
+
+	// While text streams.
+	id, done := streaming(t, c, ctx)
+	start := time.Now()
+	if !c.Stop(id) {
+		t.Fatal("Stop found no reply")
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("the reply ended %v after Stop", d)
+	}
+	th := thread(t, c, id)
+	last := th.Messages[len(th.Messages)-1]
+	if last.Status != history.StatusCancelled || last.Content == "" || !CanContinue(last) {
+		t.Errorf("stopped reply saved as %+v", last)
+	}
+	if _, ok := c.Activity(id); ok {
+		t.Error("the stopped reply is still active")
+	}
+
+	// While a long prompt is read.
+	prompt, err := os.ReadFile(testenv.Path(t, "prompts", "long.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat(string(prompt), 3)
+	started := make(chan string, 1)
+	done = make(chan error, 1)
+	go func() {
+		_, err := c.Send(ctx, id, long, greedy(8), func(e ReplyEvent) {
+			if e.Kind == EventStarted {
+				started <- e.ConversationID
+			}
+		})
+		done <- err
+	}()
+	<-started
+	start = time.Now()
+	c.Stop(id)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("the prompt was read on for %v after Stop", d)
+	}
+}
+
+func TestSearchGroupsByConversation(t *testing.T) {
+	a := openApp(t)
+	c := a.Chat()
+	ctx := context.Background()
+	store, err := a.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(title string, messages ...string) string {
+		conv, err := c.Create(ctx, history.NewConversation{Title: title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range messages {
+			if _, err := store.AppendUser(ctx, conv.ID, m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return conv.ID
+	}
+	many := add("Sea creatures", "The `walrus` sleeps.", "A **walrus** eats clams.", "Count the walruses.", "Nothing here.")
+	one := add("Zoo trip", "We saw a walrus_ and_ a seal.")
+	add("Other", "No match at all.")
+
+	got, err := c.Search(ctx, "walrus", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d results, want one per matching conversation: %+v", len(got), got)
+	}
+	byID := map[string]SearchResult{}
+	for _, r := range got {
+		byID[r.ConversationID] = r
+	}
+	if r := byID[many]; r.Hits != 3 || r.MessageID == 0 || strings.ContainsAny(r.Snippet, "«»`*") {
+		t.Errorf("grouped result %+v", r)
+	}
+	r := byID[one]
+	if r.Hits != 1 || len(r.Bold) != 1 || r.Snippet[r.Bold[0].Start:r.Bold[0].End] != "walrus" {
+		t.Errorf("result %+v", r)
+	}
+	if got, _ := c.Search(ctx, "walrus", 1); len(got) != 1 {
+		t.Errorf("limit 1 gave %d results", len(got))
+	}
+}
+
+func TestPlainSnippet(t *testing.T) {
+	tests := []struct {
+		in, text string
+		bold     []string
+	}{
+		{"a «walrus» sleeps", "a walrus sleeps", []string{"walrus"}},
+		{"use `go «test»`\n\n# Heading", "use go test Heading", []string{"test"}},
+		{"**«bold»** and _it_", "bold and it", []string{"bold"}},
+		{"snake_case stays, 2*3 too", "snake_case stays, 2*3 too", nil},
+		{"…end of «one» and «two»…", "…end of one and two…", []string{"one", "two"}},
+		{"> quoted «x»", "quoted x", []string{"x"}},
+		{"«unclosed", "unclosed", []string{"unclosed"}},
+	}
+	for _, tt := range tests {
+		text, spans := PlainSnippet(tt.in)
+		var bold []string
+		for _, s := range spans {
+			bold = append(bold, text[s.Start:s.End])
+		}
+		if text != tt.text || strings.Join(bold, "|") != strings.Join(tt.bold, "|") {
+			t.Errorf("PlainSnippet(%q) = %q %q, want %q %q", tt.in, text, bold, tt.text, tt.bold)
+		}
+	}
+}
+
+func TestSetResponderClosesTheOldOneWhenIdle(t *testing.T) {
+	a := openApp(t)
+	c := loadChat(t, a, 4096)
+	ctx := context.Background()
+	old := c.Responder().(*LocalResponder)
+	id, done := streaming(t, c, ctx)
+	// A new model while a reply runs on the old one: the reply goes on.
+	lm, err := LoadModel(testenv.Path(t, "models", "chat-q4_k_m.gguf"), LoadOptions{Backend: "cpu", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewLocalResponder(lm, 512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetResponder(r)
+	if act, ok := c.Activity(id); !ok || act.Live.Phase != PhaseWriting {
+		t.Fatalf("the running reply stopped when the model changed: %+v", act)
+	}
+	c.mu.Lock()
+	oldSlot := c.slots[old]
+	c.mu.Unlock()
+	if oldSlot == nil {
+		t.Fatal("the old model was closed under its reply")
+	}
+	// Replies on the new model do not wait for the old one.
+	if _, err := c.Start(ctx, history.NewConversation{}, "Hi", greedy(2), nil); err != nil {
+		t.Fatalf("a reply on the new model: %v", err)
+	}
+	c.Stop(id)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old model to close", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.slots[old] == nil
+	})
 }

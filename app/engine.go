@@ -3,25 +3,40 @@ package app
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/cpu"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/tokenizer"
-	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/models"
 )
 
 // LoadOptions says how to load a model.
 type LoadOptions struct {
 	// Threads is the number of CPU worker threads (0: one per physical core).
 	Threads int
-	// Backend is "auto", "cpu" or a GPU backend's name ("gl"); "" means "auto".
+	// Backend is "auto", "cpu" or a GPU backend's name ("gl", "metal"); ""
+	// means "auto".
 	Backend string
 	// GPULayers is how many layers go to the GPU: -1 (or unset with auto) means
 	// as many as fit, 0 none.
 	GPULayers int
+	// Context is the context size the model will run with (0: the
+	// model's training context): the GPU placement counts its KV cache, and
+	// it is the default of NewState.
+	Context int
+	// KVType is the KV cache's element type (the zero value is f16).
+	KVType engine.KVType
+	// GPUMemoryLimit, when positive, caps the GPU memory the backend uses
+	// (bytes): beyond it the GPU is out of memory, and fewer layers go there.
+	GPUMemoryLimit int64
+	// MainThread, when not nil, runs a function on the thread that owns the
+	// window system and waits: where the OpenGL context is a hidden GLFW
+	// window's (Windows; Linux without EGL), that window is made there, as
+	// GLFW requires beside Fyne. The window app sets it (Fyne's DoAndWait)
+	// and must not load from that thread; the command line leaves it nil.
+	MainThread func(func())
 }
 
 // LoadedModel is a model file opened and prepared for inference.
@@ -33,6 +48,7 @@ type LoadedModel struct {
 	// BackendNote says which backend runs the model and, when "auto" fell
 	// back to the CPU, why.
 	BackendNote string
+	opts        LoadOptions
 	backends    []engine.Backend
 }
 
@@ -42,7 +58,7 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	lm := &LoadedModel{Path: path, File: f}
+	lm := &LoadedModel{Path: path, File: f, opts: opts}
 	ok := false
 	defer func() {
 		if !ok {
@@ -60,16 +76,7 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
-	lm.Model, err = engine.Load(f, placement)
-	if err != nil && placement.GPU != nil && opts.Backend != "gl" {
-		// auto: the GPU refused the weights (out of memory, a driver
-		// limit); the CPU can still run the model.
-		lm.BackendNote = fmt.Sprintf("cpu (%d threads): loading on the GPU failed (%v)", placement.CPU.(*cpu.Backend).Threads(), err)
-		lm.backends = slices.DeleteFunc(lm.backends, func(b engine.Backend) bool { return b == placement.GPU })
-		placement.GPU.Close()
-		placement = engine.Placement{CPU: placement.CPU}
-		lm.Model, err = engine.Load(f, placement)
-	}
+	lm.Model, err = lm.loadPlaced(placement, opts)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
@@ -77,12 +84,12 @@ func LoadModel(path string, opts LoadOptions) (*LoadedModel, error) {
 	return lm, nil
 }
 
-// chooseBackends creates the backends the options ask for. "gl" puts
-// layers on the OpenGL backend or fails; "auto" (or "") does the same when
-// a hardware GPU is there and the model's layers fit, and otherwise runs on
-// the CPU with the reason in BackendNote. GPULayers -1 places as many
-// layers as fit in free GPU memory (all when the driver does not report
-// it), N the first N.
+// chooseBackends creates the backends the options ask for. "gl" and
+// "metal" put layers on that GPU backend or fail; "auto" (or "") does the
+// same on Metal (macOS) or OpenGL (elsewhere) when a hardware GPU is there
+// and the model's layers fit, and otherwise runs on the CPU with the
+// reason in BackendNote. GPULayers -1 places as many layers as fit in free
+// GPU memory (all when the driver does not report it), N the first N.
 func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error) {
 	c := cpu.New(opts.Threads)
 	lm.backends = append(lm.backends, c)
@@ -97,30 +104,33 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 		if layers == 0 {
 			layers = -1 // unset: as many as fit
 		}
-	case "auto", "gl":
+	case BackendAuto, BackendGL, BackendMetal:
 	default:
-		return engine.Placement{}, fmt.Errorf("unknown backend %q (want auto, cpu or gl)", opts.Backend)
+		return engine.Placement{}, fmt.Errorf("unknown backend %q (want %s)", opts.Backend, strings.Join(Backends(), ", "))
 	}
-	explicit := opts.Backend == "gl"
+	explicit := opts.Backend == BackendGL || opts.Backend == BackendMetal
+	api := opts.Backend
+	if !explicit {
+		api = autoGPU()
+	}
 	if layers == 0 {
 		if explicit {
-			return engine.Placement{}, errors.New("--backend gl with --gpu-layers 0 puts no layer on the GPU; use --backend cpu")
+			return engine.Placement{}, fmt.Errorf("--backend %s with --gpu-layers 0 puts no layer on the GPU; use --backend cpu", api)
 		}
 		lm.BackendNote = cpuNote + ": --gpu-layers 0 keeps every layer off the GPU"
 		return onCPU, nil
 	}
-	g, err := gl.New(gl.Options{})
+	g, dev, err := openGPU(api, opts)
 	if err != nil {
 		if explicit {
-			return engine.Placement{}, fmt.Errorf("gpu backend: %w", err)
+			return engine.Placement{}, fmt.Errorf("%s backend: %w", api, err)
 		}
 		lm.BackendNote = fmt.Sprintf("%s: no usable GPU (%v)", cpuNote, err)
 		return onCPU, nil
 	}
-	info := g.Info()
-	if info.Software && !explicit {
+	if dev.software && !explicit {
 		g.Close()
-		lm.BackendNote = fmt.Sprintf("%s: the only OpenGL device is %s, a software renderer slower than the CPU backend", cpuNote, info.Renderer)
+		lm.BackendNote = fmt.Sprintf("%s: the only GPU device is %s, a software renderer slower than the CPU backend", cpuNote, dev.summary)
 		return onCPU, nil
 	}
 	cfg, err := engine.ConfigFromGGUF(lm.File)
@@ -131,27 +141,21 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 	fitNote := ""
 	if layers < 0 {
 		layers = cfg.Layers
-		if info.FreeMemory > 0 {
-			layers, fitNote = gpuLayersThatFit(lm.File, cfg, info.FreeMemory)
+		if dev.free > 0 {
+			layers, fitNote = gpuLayersThatFit(lm.File, cfg, dev.free, engine.StateOptions{Context: opts.Context, KVType: opts.KVType})
 		}
 	}
 	layers = min(layers, cfg.Layers)
 	if layers == 0 {
 		g.Close()
 		if explicit {
-			return engine.Placement{}, fmt.Errorf("gpu backend %s: %s", info.Renderer, fitNote)
+			return engine.Placement{}, fmt.Errorf("%s backend %s: %s", api, dev.summary, fitNote)
 		}
 		lm.BackendNote = fmt.Sprintf("%s: %s", cpuNote, fitNote)
 		return onCPU, nil
 	}
 	lm.backends = append(lm.backends, g)
-	lm.BackendNote = fmt.Sprintf("gl: %s; %d of %d layers on the GPU", info.Summary(), layers, cfg.Layers)
-	if layers < cfg.Layers {
-		lm.BackendNote += fmt.Sprintf(", the rest on the %s", cpuNote)
-		if fitNote != "" {
-			lm.BackendNote += " (" + fitNote + ")"
-		}
-	}
+	lm.BackendNote = gpuNote(api, dev, layers, cfg.Layers, cpuNote, fitNote)
 	return engine.Placement{CPU: c, GPU: g, GPULayers: layers}, nil
 }
 
@@ -163,10 +167,11 @@ const (
 )
 
 // gpuLayersThatFit returns how many of the model's first layers fit in free
-// bytes of GPU memory, counting their weights, their KV caches (float32) at
-// the training context length, the engine's batch scratch buffers, and the
-// output head when every layer fits; and a note saying why not all do.
-func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string) {
+// bytes of GPU memory, counting with the engine's memory model their
+// weights, their KV caches at the chosen context and KV type, the batch
+// buffers, and the output head when every layer fits; and a note saying why
+// not all do.
+func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64, o engine.StateOptions) (int, string) {
 	tensorBytes := func(prefix string) int64 {
 		var n int64
 		for i := range f.Tensors {
@@ -176,18 +181,19 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string)
 		}
 		return n
 	}
-	batch := int64(min(engine.DefaultBatch, cfg.ContextLen))
-	kvPerLayer := int64(cfg.ContextLen) * int64(cfg.KVDim()) * 4 * 2
-	scratch := batch * int64(5*cfg.Dim+2*cfg.KVDim()+2*cfg.FFN) * 4 * 2 // activations and their rounded copies
-	vocab := int64(cfg.Vocab)
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
-		vocab = int64(t.Dims[1]) // Config leaves Vocab to engine.Load
+		cfg.Vocab = int(t.Dims[1]) // Config leaves Vocab to engine.Load
 	}
-	head := tensorBytes("output") + batch*vocab*4
+	if o.Context <= 0 {
+		o.Context = cfg.ContextLen
+	}
+	need := cfg.Needs(0, o)
+	kvPerLayer := need.KV / int64(cfg.Layers)
+	head := tensorBytes("output") + need.Logits
 	if _, ok := f.Tensor("output.weight"); !ok {
 		head += tensorBytes("token_embd.")
 	}
-	budget := free - free/reserveShare - gpuReserve - scratch
+	budget := free - free/reserveShare - gpuReserve - need.Buffers
 	used, n := int64(0), 0
 	for n < cfg.Layers {
 		need := tensorBytes(fmt.Sprintf("blk.%d.", n)) + kvPerLayer
@@ -204,8 +210,39 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64) (int, string)
 	if n == cfg.Layers {
 		return n, ""
 	}
-	return n, fmt.Sprintf("%d MiB of GPU memory free hold %d of %d layers with their KV cache at %d positions", free>>20, n, cfg.Layers, cfg.ContextLen)
+	return n, fmt.Sprintf("%d MiB of GPU memory free hold %d of %d layers with their %s KV cache at %d positions", free>>20, n, cfg.Layers, o.KVType, o.Context)
 }
+
+// StateOptions returns the options of a context of ctx positions (0: the
+// load options' context, else the model's training context) with the
+// model's KV type, limited to the memory this machine has available.
+func (lm *LoadedModel) StateOptions(ctx int) engine.StateOptions {
+	if ctx <= 0 {
+		ctx = lm.opts.Context
+	}
+	o := engine.StateOptions{Context: ctx, KVType: lm.opts.KVType}
+	if mem, err := models.SystemMemory(); err == nil {
+		if mem.Available > 0 {
+			o.MemoryLimit = int64(min(mem.Available, 1<<62))
+		} else {
+			o.MemoryLimit = int64(min(mem.Total/10*8, 1<<62))
+		}
+	}
+	return o
+}
+
+// NewState allocates a context of ctx positions (see StateOptions);
+// allLogits says the logits of every position will be read (eval). A
+// context this machine's memory cannot hold is an error saying how much it
+// needs.
+func (lm *LoadedModel) NewState(ctx int, allLogits bool) (*engine.State, error) {
+	o := lm.StateOptions(ctx)
+	o.AllLogits = allLogits
+	return lm.Model.NewStateWith(o)
+}
+
+// KVType returns the KV cache type the model's contexts use.
+func (lm *LoadedModel) KVType() engine.KVType { return lm.opts.KVType }
 
 // Close releases the model's backends and unmaps the file.
 func (lm *LoadedModel) Close() error {

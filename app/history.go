@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/sample"
 	"github.com/llamadesk/llamadesk/history"
 )
@@ -62,36 +61,18 @@ func (a *App) startFreshHistory(force bool) (string, error) {
 	return moved, nil
 }
 
-// Close closes the services the App opened (the history database).
+// Close closes the services the App opened: the chat service (stopping
+// its replies and closing its responders), then the history database.
 func (a *App) Close() error {
+	// Replies in progress end and are saved before the database closes.
+	errs := []error{a.Chat().Close()}
 	a.historyMu.Lock()
 	defer a.historyMu.Unlock()
-	var errs []error
 	if a.history != nil {
 		errs = append(errs, a.history.Close())
 		a.history = nil
 	}
 	return errors.Join(errs...)
-}
-
-// ChatConversation turns a thread (a conversation's active path) into the
-// engine's conversation: the system prompt snapshot and the messages.
-// Replies that failed (history.StatusError) are left out, so their
-// question counts as unanswered; cancelled and interrupted partial replies
-// stay. Load the thread before starting the new reply.
-func ChatConversation(th history.Thread) chat.Conversation {
-	conv := chat.Conversation{System: th.Conversation.SystemPrompt}
-	for _, m := range th.Messages {
-		switch {
-		case m.Role == history.RoleUser:
-			conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: m.Content})
-		case m.Status == history.StatusError, m.Status == history.StatusStreaming && m.Content == "":
-			// Nothing usable was said.
-		case len(conv.Messages) > 0 && conv.Messages[len(conv.Messages)-1].Role == chat.User:
-			conv.Messages = append(conv.Messages, chat.Message{Role: chat.Assistant, Content: m.Content})
-		}
-	}
-	return conv
 }
 
 // SamplingParams returns base with every setting that s sets applied

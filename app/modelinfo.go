@@ -27,10 +27,24 @@ type ModelInfo struct {
 	Vocabulary    int              `json:"vocabulary"`
 	ChatFormat    string           `json:"chat_format"`
 	ChatTemplate  string           `json:"chat_template,omitempty"`
+	// Memory is what the model needs with a context of MemoryContext
+	// positions and a KV cache of type MemoryKVType (the engine's memory
+	// model: weights, KV cache, buffers, logits).
+	Memory        engine.Needs `json:"memory"`
+	MemoryTotal   int64        `json:"memory_total"`
+	MemoryContext int          `json:"memory_context"`
+	MemoryKVType  string       `json:"memory_kv_type"`
 }
 
-// DescribeModel reads a GGUF file's metadata without loading its weights.
+// DescribeModel reads a GGUF file's metadata without loading its weights;
+// its memory needs are given at the training context with an f16 KV cache.
 func DescribeModel(path string) (*ModelInfo, error) {
+	return DescribeModelAt(path, engine.StateOptions{})
+}
+
+// DescribeModelAt is DescribeModel with the memory needs of the context o
+// describes (o.Context 0: the training context).
+func DescribeModelAt(path string, o engine.StateOptions) (*ModelInfo, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
@@ -50,6 +64,13 @@ func DescribeModel(path string) (*ModelInfo, error) {
 	if emb, ok := f.Tensor("token_embd.weight"); ok && len(emb.Dims) == 2 {
 		info.Vocabulary = int(emb.Dims[1])
 	}
+	if o.Context <= 0 {
+		o.Context = cfg.ContextLen
+	}
+	if info.Memory, err = engine.NeedsOf(f, o); err != nil {
+		return nil, fmt.Errorf("describe %s: %w", path, err)
+	}
+	info.MemoryTotal, info.MemoryContext, info.MemoryKVType = info.Memory.Total(), o.Context, o.KVType.String()
 	info.ChatTemplate, _ = f.String("tokenizer.chat_template")
 	info.ChatFormat = chat.DetectNamed(f, path).Describe()
 	return info, nil

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/metal"
 )
 
 // Settings are the person's choices that outlive a session: where models
@@ -23,12 +25,16 @@ type Settings struct {
 	ModelsDir string
 	// Threads is the number of CPU worker threads; 0 means one per physical core.
 	Threads int
-	// Backend is "auto", "cpu", "gl" or "metal" (macOS only).
+	// Backend is one of Backends(): "auto", "cpu", "gl" (Linux, Windows) or
+	// "metal" (macOS).
 	Backend string
 	// GPULayers is how many layers go to the GPU: -1 as many as fit, 0 none.
 	GPULayers int
 	// ContextSize is the context in tokens; 0 means the model's training context.
 	ContextSize int
+	// KVType is the KV cache's element type: "f16" (the default, half the
+	// memory of "f32"), "q8_0" (a quarter) or "f32".
+	KVType string
 	// OverflowPolicy decides what is dropped when a conversation outgrows
 	// the context (a chat.Policy name such as "keep-system-drop-oldest").
 	OverflowPolicy string
@@ -68,16 +74,22 @@ func DefaultSettings() Settings {
 	return Settings{
 		Backend:        BackendAuto,
 		GPULayers:      -1,
+		KVType:         engine.KVF16.String(),
 		OverflowPolicy: chat.KeepSystemDropOldest.String(),
 		Theme:          ThemeSystem,
 	}
 }
 
-// Backends returns the backends this build can offer, for a settings page:
-// auto, cpu and gl everywhere, metal on macOS.
+// Backends returns the backends this build has, for a settings page and
+// for validation: auto and cpu always, gl where the OpenGL backend is
+// built (Linux and Windows with cgo), metal where the Metal one is (macOS
+// with cgo).
 func Backends() []string {
-	out := []string{BackendAuto, BackendCPU, BackendGL}
-	if runtime.GOOS == "darwin" {
+	out := []string{BackendAuto, BackendCPU}
+	if gl.Built {
+		out = append(out, BackendGL)
+	}
+	if metal.Built {
 		out = append(out, BackendMetal)
 	}
 	return out
@@ -110,6 +122,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ContextSize != 0 && (s.ContextSize < minContextSize || s.ContextSize > maxContextSize) {
 		bad("context size must be 0 (the model's) or %d to %d tokens, not %d", minContextSize, maxContextSize, s.ContextSize)
+	}
+	if _, err := engine.ParseKVType(s.KVType); err != nil {
+		bad("KV cache type: %v", err)
 	}
 	if _, err := chat.ParsePolicy(s.OverflowPolicy); err != nil {
 		bad("overflow policy: %v", err)
@@ -149,9 +164,19 @@ func (s Settings) Policy() chat.Policy {
 	return p
 }
 
+// KVTypes lists the KV cache types, for a settings page (the default first).
+func KVTypes() []string {
+	var out []string
+	for _, t := range engine.KVTypes() {
+		out = append(out, t.String())
+	}
+	return out
+}
+
 // LoadOptions returns how to load a model with these settings.
 func (s Settings) LoadOptions() LoadOptions {
-	return LoadOptions{Threads: s.Threads, Backend: s.Backend, GPULayers: s.GPULayers}
+	kv, _ := engine.ParseKVType(s.KVType) // f16 when unset or unknown
+	return LoadOptions{Threads: s.Threads, Backend: s.Backend, GPULayers: s.GPULayers, Context: s.ContextSize, KVType: kv}
 }
 
 // ModelsConfig returns the model manager configuration these settings ask
@@ -200,6 +225,7 @@ func settingFields() []settingField {
 		textField("backend", func(s *Settings) *string { return &s.Backend }),
 		intField("gpu_layers", func(s *Settings) *int { return &s.GPULayers }),
 		intField("context_size", func(s *Settings) *int { return &s.ContextSize }),
+		textField("kv_type", func(s *Settings) *string { return &s.KVType }),
 		textField("overflow_policy", func(s *Settings) *string { return &s.OverflowPolicy }),
 		textField("theme", func(s *Settings) *string { return &s.Theme }),
 		textField("hf_endpoint", func(s *Settings) *string { return &s.HFEndpoint }),

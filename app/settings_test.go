@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/llamadesk/llamadesk/engine"
 )
 
 func TestSettingsDefaultsAndRoundTrip(t *testing.T) {
@@ -17,7 +19,7 @@ func TestSettingsDefaultsAndRoundTrip(t *testing.T) {
 		t.Fatalf("fresh settings = %+v, want defaults %+v", got, DefaultSettings())
 	}
 	want := Settings{
-		ModelsDir: t.TempDir(), Threads: 3, Backend: BackendCPU, GPULayers: 0, ContextSize: 2048,
+		ModelsDir: t.TempDir(), Threads: 3, Backend: BackendCPU, GPULayers: 0, ContextSize: 2048, KVType: "q8_0",
 		OverflowPolicy: "truncate-middle", Theme: ThemeDark, HFEndpoint: "http://127.0.0.1:9/",
 		DefaultPersona: "Coding assistant", LastModel: "/models/x.gguf",
 	}
@@ -58,6 +60,7 @@ func TestSettingsValidate(t *testing.T) {
 		{"model context", func(s *Settings) { s.ContextSize = 0 }, ""},
 		{"unknown policy", func(s *Settings) { s.OverflowPolicy = "forget-everything" }, "overflow policy"},
 		{"unknown theme", func(s *Settings) { s.Theme = "purple" }, "theme"},
+		{"unknown KV cache type", func(s *Settings) { s.KVType = "q4" }, "KV cache type"},
 		{"endpoint without scheme", func(s *Settings) { s.HFEndpoint = "huggingface.co" }, "endpoint"},
 		{"ftp endpoint", func(s *Settings) { s.HFEndpoint = "ftp://x.org" }, "endpoint"},
 		{"https endpoint", func(s *Settings) { s.HFEndpoint = "https://hf-mirror.com" }, ""},
@@ -130,5 +133,18 @@ func TestLoadSettingsReplacesDamagedValues(t *testing.T) {
 	}
 	if v, _, _ := store.Setting(ctx, "settings.theme"); v != "neon" {
 		t.Errorf("LoadSettings changed the stored value to %q", v)
+	}
+}
+
+// TestSettingsKVTypeReachesLoadOptions: the KV cache setting (f16 by
+// default) and the context size are what models are loaded with.
+func TestSettingsKVTypeReachesLoadOptions(t *testing.T) {
+	s := DefaultSettings()
+	if s.KVType != "f16" || s.LoadOptions().KVType != engine.KVF16 {
+		t.Errorf("default KV type %q (%v), want f16", s.KVType, s.LoadOptions().KVType)
+	}
+	s.KVType, s.ContextSize = "q8_0", 2048
+	if o := s.LoadOptions(); o.KVType != engine.KVQ8_0 || o.Context != 2048 {
+		t.Errorf("load options %+v, want q8_0 at 2048", o)
 	}
 }

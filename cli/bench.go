@@ -17,6 +17,8 @@ type benchJSON struct {
 	GenTokens     int     `json:"tg_tokens"`
 	GenPerSec     float64 `json:"tg_tokens_per_s"`
 	ResidentBytes int64   `json:"rss_bytes"`
+	Depth         int     `json:"depth"`
+	KVType        string  `json:"kv_type"`
 }
 
 func runBench(ctx context.Context, env *Env, args []string) error {
@@ -25,6 +27,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	mf.register(fs)
 	pp := fs.Int("p", 512, "prompt tokens, processed as one batch (0: skip)")
 	tg := fs.Int("n", 128, "tokens to generate one at a time (0: skip)")
+	depth := fs.Int("depth", 0, "tokens already in the context before each test (like llama-bench -d)")
+	fs.IntVar(depth, "d", 0, "short for --depth")
 	reps := fs.Int("repetitions", 5, "runs of each test (after one warm-up)")
 	fs.IntVar(reps, "r", 5, "short for --repetitions")
 	seed := fs.Uint64("seed", 1, "seed of the random tokens")
@@ -32,7 +36,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if err := mf.check(); err != nil {
+	if _, err := mf.loadOptions(); err != nil {
 		return err
 	}
 	if *pp < 0 || *tg < 0 || *pp+*tg == 0 {
@@ -41,10 +45,18 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if *reps < 1 {
 		return usageError("--repetitions must be at least 1")
 	}
+	if *depth < 0 {
+		return usageError("--depth must not be negative")
+	}
+	load, err := mf.loadOptions()
+	if err != nil {
+		return err
+	}
 	opts := app.BenchOptions{
-		Load:         app.LoadOptions{Threads: mf.threads, Backend: mf.backend, GPULayers: mf.gpuLayers},
+		Load:         load,
 		PromptTokens: *pp,
 		GenTokens:    *tg,
+		Depth:        *depth,
 		Repetitions:  *reps,
 		Seed:         *seed,
 	}
@@ -65,7 +77,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	tgRate, tgDev := app.Rate(res.GenTokens, res.GenTimes)
 	if *asJSON {
 		return writeJSON(env.Stdout, benchJSON{
-			Backend: res.Backend, Threads: res.Threads,
+			Backend: res.Backend, Threads: res.Threads, KVType: res.KVType, Depth: res.Depth,
 			PromptTokens: res.PromptTokens, PromptPerSec: ppRate,
 			GenTokens: res.GenTokens, GenPerSec: tgRate,
 			ResidentBytes: res.RSSBytes,
@@ -73,15 +85,27 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "model:   %s (%.2f GiB)\n", mf.model, float64(res.FileBytes)/(1<<30))
-	fmt.Fprintf(w, "backend: %s, %d threads, %s kernels\n", res.Backend, res.Threads, res.Kernels)
+	fmt.Fprintf(w, "backend: %s, %d threads, %s kernels, %s KV cache\n", res.Backend, res.Threads, res.Kernels, res.KVType)
 	fmt.Fprintf(w, "\n| %-6s | %15s |\n|%s|%s|\n", "test", "t/s", strings.Repeat("-", 8), strings.Repeat("-", 17))
 	if res.PromptTokens > 0 {
-		fmt.Fprintf(w, "| %-6s | %7.2f ± %5.2f |\n", fmt.Sprintf("pp%d", res.PromptTokens), ppRate, ppDev)
+		fmt.Fprintf(w, "| %-6s | %7.2f ± %5.2f |\n", fmt.Sprintf("pp%d", res.PromptTokens)+atDepth(res.Depth), ppRate, ppDev)
 	}
 	if res.GenTokens > 0 {
-		fmt.Fprintf(w, "| %-6s | %7.2f ± %5.2f |\n", fmt.Sprintf("tg%d", res.GenTokens), tgRate, tgDev)
+		fmt.Fprintf(w, "| %-6s | %7.2f ± %5.2f |\n", fmt.Sprintf("tg%d", res.GenTokens)+atDepth(res.Depth), tgRate, tgDev)
 	}
-	fmt.Fprintf(w, "\n%d repetitions; tg starts from an empty context, as llama-bench's does.\n", *reps)
+	if res.Depth > 0 {
+		fmt.Fprintf(w, "\n%d repetitions; each test starts with %d tokens in the context, as llama-bench -d does.\n", *reps, res.Depth)
+	} else {
+		fmt.Fprintf(w, "\n%d repetitions; tg starts from an empty context, as llama-bench's does.\n", *reps)
+	}
 	fmt.Fprintf(w, "resident memory: %.2f GiB (%s)\n", float64(res.RSSBytes)/(1<<30), res.RSSSource)
 	return nil
+}
+
+// atDepth is llama-bench's suffix for a test at a depth (" @ d2048").
+func atDepth(d int) string {
+	if d == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" @ d%d", d)
 }

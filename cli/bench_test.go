@@ -102,7 +102,7 @@ func TestBench(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		want := regexp.MustCompile(`^\{"backend":"cpu","threads":2,"pp_tokens":8,"pp_tokens_per_s":[0-9.e+-]+,"tg_tokens":2,"tg_tokens_per_s":[0-9.e+-]+,"rss_bytes":[0-9]+\}\n$`)
+		want := regexp.MustCompile(`^\{"backend":"cpu","threads":2,"pp_tokens":8,"pp_tokens_per_s":[0-9.e+-]+,"tg_tokens":2,"tg_tokens_per_s":[0-9.e+-]+,"rss_bytes":[0-9]+,"depth":0,"kv_type":"f16"\}\n$`)
 		if !want.MatchString(out) {
 			t.Fatalf("output %q does not match %s", out, want)
 		}
@@ -115,6 +115,23 @@ func TestBench(t *testing.T) {
 		}
 		if errOut != "" {
 			t.Errorf("--json wrote to stderr: %q", errOut)
+		}
+	})
+	t.Run("depth", func(t *testing.T) {
+		code, out, errOut := runCLI(t, nil, "bench", "--model", path, "-p", "4", "-n", "3", "--depth", "40", "--kv-type", "q8_0", "--threads", "2", "-r", "2", "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var res benchJSON
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Depth != 40 || res.KVType != "q8_0" || res.PromptPerSec <= 0 || res.GenPerSec <= 0 {
+			t.Errorf("result %+v, want depth 40 with a q8_0 cache", res)
+		}
+		code, out, errOut = runCLI(t, nil, "bench", "--model", path, "-p", "4", "-n", "0", "-d", "16", "--threads", "1", "-r", "1")
+		if code != 0 || !strings.Contains(out, "pp4 @ d16") || !strings.Contains(out, "16 tokens in the context") {
+			t.Errorf("exit %d, table:\n%s\n%s", code, out, errOut)
 		}
 	})
 	t.Run("table", func(t *testing.T) {
@@ -147,6 +164,8 @@ func TestBenchUsage(t *testing.T) {
 		{"nothing to do", []string{"bench", "--model", "x.gguf", "-p", "0", "-n", "0"}, 2, "one must be positive"},
 		{"negative", []string{"bench", "--model", "x.gguf", "-p", "-1"}, 2, "must not be negative"},
 		{"no repetitions", []string{"bench", "--model", "x.gguf", "-r", "0"}, 2, "--repetitions"},
+		{"negative depth", []string{"bench", "--model", "x.gguf", "--depth", "-5"}, 2, "--depth"},
+		{"unknown KV type", []string{"bench", "--model", "x.gguf", "--kv-type", "q4"}, 2, "--kv-type"},
 		{"missing file", []string{"bench", "--model", filepath.Join(t.TempDir(), "none.gguf")}, 1, "none.gguf"},
 	}
 	for _, tt := range tests {

@@ -79,25 +79,32 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	store, err := a.History()
-	if err != nil {
-		return err
-	}
+	c := a.Chat()
 	if f.conversation != "" {
-		if _, err := store.Conversation(ctx, f.conversation); err != nil {
-			return fmt.Errorf("conversation %s: %w", f.conversation, err)
+		if _, err := c.Conversation(ctx, f.conversation); err != nil {
+			return err
+		}
+	} else if f.persona != "" {
+		if _, err := a.Personas().Get(ctx, f.persona); errors.Is(err, history.ErrNotFound) {
+			return fmt.Errorf("%w %q", app.ErrNoPersona, f.persona)
+		} else if err != nil {
+			return err
 		}
 	}
+	f.modelFlags.context = f.ctxLen
 	lm, err := f.load()
 	if err != nil {
 		return err
 	}
-	defer lm.Close()
-	c, err := a.NewChat(lm, f.ctxLen)
+	r, err := app.NewLocalResponder(lm, f.ctxLen)
 	if err != nil {
+		lm.Close()
 		return err
 	}
-	opts := app.ReplyOptions{Policy: policy}
+	c.SetResponder(r) // closed with the App
+	// Another process's window may share the database, but not this
+	// model: a reply here never has to wait; Queue is for form's sake.
+	opts := app.ReplyOptions{Policy: policy, Queue: true}
 	if f.maxTokens > 0 {
 		opts.Sampling.MaxTokens = history.Ptr(f.maxTokens)
 	}
@@ -107,33 +114,54 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	if f.hasSeed {
 		opts.Sampling.Seed = history.Ptr(f.seed)
 	}
-	convID := f.conversation
-	if convID == "" {
-		var sys *string
-		if f.hasSystem {
-			sys = &f.system
-		}
-		conv, err := c.StartConversation(ctx, f.persona, sys)
-		if err != nil {
-			return err
-		}
-		convID = conv.ID
+	t := chatTarget{convID: f.conversation, newConv: history.NewConversation{Persona: f.persona}}
+	if f.hasSystem {
+		t.newConv.SystemPrompt = &f.system
 	}
 	if f.message != "" {
-		return chatOnce(ctx, env, c, convID, f.message, opts, f.asJSON)
+		return chatOnce(ctx, env, c, &t, f.message, opts, f.asJSON)
 	}
-	return chatInteractive(ctx, env, c, convID, opts)
+	return chatInteractive(ctx, env, c, r, &t, opts)
+}
+
+// chatTarget is the conversation the chat writes in: an existing one, or
+// one created with the first message.
+type chatTarget struct {
+	convID  string
+	newConv history.NewConversation
+}
+
+// send sends a message to the target, creating its conversation first
+// when there is none yet.
+func (t *chatTarget) send(ctx context.Context, c *app.Chat, text string, opts app.ReplyOptions, onEvent func(app.ReplyEvent)) (*app.ReplyResult, error) {
+	if t.convID != "" {
+		return c.Send(ctx, t.convID, text, opts, onEvent)
+	}
+	res, err := c.Start(ctx, t.newConv, text, opts, onEvent)
+	if res != nil {
+		t.convID = res.ConversationID
+	}
+	return res, err
+}
+
+// printText writes the text of a reply's events.
+func printText(w io.Writer) func(app.ReplyEvent) {
+	return func(e app.ReplyEvent) {
+		if e.Kind == app.EventText {
+			io.WriteString(w, e.Text)
+		}
+	}
 }
 
 // chatOnce sends one message and prints the reply.
-func chatOnce(ctx context.Context, env *Env, c *app.Chat, convID, message string, opts app.ReplyOptions, asJSON bool) error {
+func chatOnce(ctx context.Context, env *Env, c *app.Chat, t *chatTarget, message string, opts app.ReplyOptions, asJSON bool) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	var onEvent func(app.ReplyEvent)
 	if !asJSON {
-		onEvent = func(e app.ReplyEvent) { io.WriteString(env.Stdout, e.Text) }
+		onEvent = printText(env.Stdout)
 	}
-	res, err := c.Send(ctx, convID, message, opts, onEvent)
+	res, err := t.send(ctx, c, message, opts, onEvent)
 	if err != nil {
 		return err
 	}
@@ -147,10 +175,15 @@ func chatOnce(ctx context.Context, env *Env, c *app.Chat, convID, message string
 
 // chatInteractive is the terminal chat: each line is a message; replies
 // stream; Ctrl-C stops a reply; Ctrl-D (end of input) leaves.
-func chatInteractive(ctx context.Context, env *Env, c *app.Chat, convID string, opts app.ReplyOptions) error {
-	fmt.Fprintf(env.Stderr, "Chatting with %s (%s; %s). Conversation %s.\n", c.ModelName(), c.Model().BackendNote, c.Format().Describe(), convID)
-	if w := c.Format().Warning(); w != "" {
-		fmt.Fprintln(env.Stderr, "Warning:", w)
+func chatInteractive(ctx context.Context, env *Env, c *app.Chat, r app.Responder, t *chatTarget, opts app.ReplyOptions) error {
+	info := r.Info()
+	where := "A new conversation starts with your first message."
+	if t.convID != "" {
+		where = "Conversation " + t.convID + "."
+	}
+	fmt.Fprintf(env.Stderr, "Chatting with %s (%s; %s). %s\n", info.Model, info.Backend, info.Format, where)
+	if info.Warning != "" {
+		fmt.Fprintln(env.Stderr, "Warning:", info.Warning)
 	}
 	fmt.Fprintln(env.Stderr, "Type a message and press Enter. Ctrl-C stops a reply; Ctrl-D leaves.")
 	interrupts := make(chan os.Signal, 1)
@@ -196,12 +229,21 @@ func chatInteractive(ctx context.Context, env *Env, c *app.Chat, convID string, 
 			case <-done:
 			}
 		}()
-		res, err := c.Send(replyCtx, convID, line, opts, func(e app.ReplyEvent) { io.WriteString(env.Stdout, e.Text) })
+		wasNew := t.convID == ""
+		res, err := t.send(replyCtx, c, line, opts, printText(env.Stdout))
+		if wasNew && t.convID != "" {
+			defer fmt.Fprintf(env.Stderr, "The conversation was saved as %s.\n", t.convID)
+		}
 		close(done)
 		cancel()
 		fmt.Fprintln(env.Stdout)
 		if err != nil {
-			if errors.Is(err, chat.ErrContextFull) {
+			var tooLong *app.TooLongError
+			switch {
+			case errors.As(err, &tooLong):
+				fmt.Fprintln(env.Stderr, "Not sent (nothing was saved):", err)
+				continue
+			case errors.Is(err, chat.ErrContextFull):
 				fmt.Fprintln(env.Stderr, "The conversation no longer fits the context:", err)
 				continue
 			}

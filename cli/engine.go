@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/sample"
 	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
@@ -22,7 +23,11 @@ type modelFlags struct {
 	gpuLayers int
 	// env, when set, lets --model name a catalog model or a file of the
 	// models folder (see modelPath).
-	env *Env
+	env    *Env
+	kvType string
+	// context is the context size the command will use (0: the model's),
+	// for the GPU placement; commands with a --ctx flag set it.
+	context int
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -30,40 +35,47 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.threads, "threads", 0, "CPU threads (0: one per physical core)")
 	fs.StringVar(&m.backend, "backend", "auto", "compute backend: auto, cpu or gl")
 	fs.IntVar(&m.gpuLayers, "gpu-layers", -1, "layers to run on the GPU (-1: as many as fit)")
+	fs.StringVar(&m.kvType, "kv-type", "f16", "KV cache `type`: f16, q8_0 or f32")
 }
 
 // maxThreads bounds --threads: far above any CPU's cores, far below what
 // makes creating the threads fail.
 const maxThreads = 1024
 
-// check validates the flags without loading anything.
-func (m *modelFlags) check() error {
+// loadOptions checks the flags, without loading anything, and returns the
+// load options they ask for.
+func (m *modelFlags) loadOptions() (app.LoadOptions, error) {
 	if m.model == "" {
-		return usageError("--model is required")
+		return app.LoadOptions{}, usageError("--model is required")
 	}
 	switch m.backend {
 	case "auto", "cpu", "gl":
 	default:
-		return usageError("--backend %q: want auto, cpu or gl", m.backend)
+		return app.LoadOptions{}, usageError("--backend %q: want auto, cpu or gl", m.backend)
 	}
 	if m.threads < 0 || m.threads > maxThreads {
-		return usageError("--threads %d: want 1 to %d (0: one per physical core)", m.threads, maxThreads)
+		return app.LoadOptions{}, usageError("--threads %d: want 1 to %d (0: one per physical core)", m.threads, maxThreads)
 	}
 	if m.gpuLayers < -1 {
-		return usageError("--gpu-layers %d: want -1 (as many as fit), 0 or a number of layers", m.gpuLayers)
+		return app.LoadOptions{}, usageError("--gpu-layers %d: want -1 (as many as fit), 0 or a number of layers", m.gpuLayers)
 	}
-	return nil
+	kv, err := engine.ParseKVType(m.kvType)
+	if err != nil {
+		return app.LoadOptions{}, usageError("--kv-type: %v", err)
+	}
+	return app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers, Context: m.context, KVType: kv}, nil
 }
 
 func (m *modelFlags) load() (*app.LoadedModel, error) {
-	if err := m.check(); err != nil {
+	opts, err := m.loadOptions()
+	if err != nil {
 		return nil, err
 	}
 	path, err := modelPath(m.env, m.model)
 	if err != nil {
 		return nil, err
 	}
-	return app.LoadModel(path, app.LoadOptions{Threads: m.threads, Backend: m.backend, GPULayers: m.gpuLayers})
+	return app.LoadModel(path, opts)
 }
 
 // maxTextFile bounds a prompt or text file (far beyond any context).
@@ -93,15 +105,25 @@ type logitPair [2]any
 
 // topPairs returns the n highest logits of row, highest first (lowest id first on ties).
 func topPairs(row []float32, n int) []logitPair {
-	idx := make([]int, len(row))
-	for i := range idx {
-		idx[i] = i
-	}
 	n = min(n, len(row))
-	sort.SliceStable(idx, func(a, b int) bool { return row[idx[a]] > row[idx[b]] })
-	out := make([]logitPair, n)
-	for i := 0; i < n; i++ {
-		out[i] = logitPair{idx[i], row[idx[i]]}
+	better := func(a, b int) bool { return row[a] > row[b] || (row[a] == row[b] && a < b) }
+	// Keep the best n ids seen so far, in order (n is small).
+	best := make([]int, 0, n+1)
+	for i := range row {
+		if len(best) == n && !better(i, best[n-1]) {
+			continue
+		}
+		j := sort.Search(len(best), func(k int) bool { return better(i, best[k]) })
+		best = append(best, 0)
+		copy(best[j+1:], best[j:])
+		best[j] = i
+		if len(best) > n {
+			best = best[:n]
+		}
+	}
+	out := make([]logitPair, len(best))
+	for i, id := range best {
+		out[i] = logitPair{id, row[id]}
 	}
 	return out
 }
@@ -118,37 +140,48 @@ func runEval(ctx context.Context, env *Env, args []string) error {
 	if *top < 1 {
 		return usageError("--top must be at least 1")
 	}
-	if err := mf.check(); err != nil {
+	if _, err := mf.loadOptions(); err != nil {
 		return err
 	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
 	if err != nil {
 		return err
 	}
+	modelFile, err := modelPath(env, mf.model)
+	if err != nil {
+		return err
+	}
+	tok, closeTok, err := app.OpenTokenizer(modelFile)
+	if err != nil {
+		return err
+	}
+	tokens := tok.Encode(prompt, tok.AddBOS(), true)
+	closeTok()
+	if len(tokens) == 0 {
+		return fmt.Errorf("the prompt has no tokens")
+	}
+	mf.context = len(tokens)
 	lm, err := mf.load()
 	if err != nil {
 		return err
 	}
 	defer lm.Close()
-	tokens := lm.Tokenizer.Encode(prompt, lm.Tokenizer.AddBOS(), true)
-	if len(tokens) == 0 {
-		return fmt.Errorf("the prompt has no tokens")
-	}
-	st, err := lm.Model.NewState(len(tokens))
+	st, err := lm.NewState(len(tokens), true)
 	if err != nil {
 		return err
 	}
-	logits, err := st.Eval(ctx, tokens, true)
-	if err != nil {
-		return err
-	}
-	vocab := lm.Model.Config.Vocab
+	// Only the top pairs of each position are kept: memory stays bounded by
+	// one batch of logits however long the prompt.
 	out := struct {
 		Tokens []int32       `json:"tokens"`
 		Top    [][]logitPair `json:"top"`
-	}{Tokens: tokens}
-	for i := range tokens {
-		out.Top = append(out.Top, topPairs(logits[i*vocab:(i+1)*vocab], *top))
+	}{Tokens: tokens, Top: make([][]logitPair, 0, len(tokens))}
+	err = st.EvalEach(ctx, tokens, func(_ int, logits []float32) error {
+		out.Top = append(out.Top, topPairs(logits, *top))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return writeJSON(env.Stdout, out)
 }
@@ -171,7 +204,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if err := checkMaxTokens(*n); err != nil {
 		return err
 	}
-	if err := mf.check(); err != nil {
+	if _, err := mf.loadOptions(); err != nil {
 		return err
 	}
 	prompt, err := readTextFile("prompt-file", *promptFile)
@@ -192,7 +225,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if len(tokens) == 0 {
 		return fmt.Errorf("the prompt has no tokens")
 	}
-	st, err := lm.Model.NewState(0)
+	st, err := lm.NewState(0, false)
 	if err != nil {
 		return err
 	}
@@ -307,6 +340,8 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "info")
 	model := fs.String("model", "", "the model: a GGUF `file`, a catalog name or a file of the models folder (required)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	ctxLen := fs.Int("ctx", 0, "context size for the memory estimate (0: the model's)")
+	kvType := fs.String("kv-type", "f16", "KV cache `type` for the memory estimate: f16, q8_0 or f32")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -317,7 +352,14 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	info, err := app.DescribeModel(path)
+	kv, err := engine.ParseKVType(*kvType)
+	if err != nil {
+		return usageError("--kv-type: %v", err)
+	}
+	if *ctxLen < 0 {
+		return usageError("--ctx must not be negative")
+	}
+	info, err := app.DescribeModelAt(path, engine.StateOptions{Context: *ctxLen, KVType: kv})
 	if err != nil {
 		return err
 	}
@@ -336,6 +378,10 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
 	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
 		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
+	m := info.Memory
+	fmt.Fprintf(w, "memory:         %s at %d tokens with an %s KV cache (weights %s, KV cache %s, buffers %s, logits %s)\n",
+		humanBytes(info.MemoryTotal), info.MemoryContext, info.MemoryKVType, humanBytes(m.Weights), humanBytes(m.KV),
+		humanBytes(m.Buffers), humanBytes(m.Logits))
 	fmt.Fprintf(w, "chat format:    %s\n", terminalSafe(info.ChatFormat))
 	if info.ChatTemplate != "" {
 		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))

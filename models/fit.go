@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/models/download"
 )
 
@@ -17,6 +18,8 @@ type Shape struct {
 	Heads         int `json:"heads"`
 	KVHeads       int `json:"kv_heads"`
 	HeadDim       int `json:"head_dim"`
+	FFN           int `json:"ffn,omitempty"`
+	Vocab         int `json:"vocab,omitempty"`
 	ContextLength int `json:"context_length"`
 	// WeightBytes is the size of all tensor data (or of the file, which is
 	// a few megabytes more).
@@ -32,7 +35,7 @@ func ShapeOf(m *Model, f *File) Shape {
 	a := m.Arch
 	s := Shape{
 		Layers: a.Layers, Embedding: a.Embedding, Heads: a.Heads, KVHeads: a.KVHeads, HeadDim: a.HeadDim,
-		ContextLength: m.ContextLength, WeightBytes: uint64(f.Size),
+		FFN: a.FFN, Vocab: a.Vocab, ContextLength: m.ContextLength, WeightBytes: uint64(f.Size),
 	}
 	outside := uint64(2*a.Vocab*a.Embedding + a.Embedding) // token embeddings, output, final norm
 	if m.Parameters > outside {
@@ -76,9 +79,8 @@ type FitOptions struct {
 	// Context is the number of positions the KV cache holds (default: the
 	// model's context length).
 	Context int
-	// KVElementBytes is the size of one cached element: 2 for an F16 cache
-	// (default), 4 for F32.
-	KVElementBytes int
+	// KVType is the KV cache's element type (default f16).
+	KVType engine.KVType
 	// Overhead is the memory for compute buffers; 0 means DefaultOverhead.
 	Overhead uint64
 }
@@ -156,10 +158,29 @@ func KVCacheBytes(layers, ctx, kvHeads, headDim, elemBytes int) uint64 {
 	return 2 * uint64(layers) * uint64(ctx) * uint64(kvHeads) * uint64(headDim) * uint64(elemBytes)
 }
 
-// DefaultOverhead estimates the compute buffers: 256 MiB plus the attention
-// scores of a 512-token batch against the whole context in float32.
+// runtimeOverhead is memory the program itself takes beside the model: the
+// Go runtime, libraries and the window.
+const runtimeOverhead = 128 << 20
+
+// engineConfig is the engine's view of a shape, for its memory model.
+func (s Shape) engineConfig() engine.Config {
+	c := engine.Config{Dim: s.Embedding, Layers: s.Layers, Heads: s.Heads, KVHeads: s.KVHeads, HeadDim: s.HeadDim,
+		FFN: s.FFN, Vocab: s.Vocab, ContextLen: s.ContextLength}
+	if c.FFN == 0 {
+		c.FFN = 11008 * s.Embedding / 4096 // Llama 2's ratio, where the file does not say
+	}
+	if c.Vocab == 0 {
+		c.Vocab = 32000
+	}
+	return c
+}
+
+// DefaultOverhead estimates the compute buffers with the engine's memory
+// model (a batch of activations, their quantized copies, the logits) plus
+// the program's own memory.
 func DefaultOverhead(s Shape, ctx int) uint64 {
-	return 256<<20 + uint64(s.Heads)*512*uint64(ctx)*4
+	n := s.engineConfig().Needs(0, engine.StateOptions{Context: ctx})
+	return uint64(n.Buffers+n.Logits) + runtimeOverhead
 }
 
 // EstimateFit judges whether a model of shape s fits this machine: on the
@@ -172,17 +193,14 @@ func EstimateFit(s Shape, ram Memory, gpu *GPU, opt FitOptions) Fit {
 	if ctx <= 0 {
 		ctx = 4096
 	}
-	elem := opt.KVElementBytes
-	if elem <= 0 {
-		elem = 2
-	}
 	over := opt.Overhead
 	if over == 0 {
 		over = DefaultOverhead(s, ctx)
 	}
+	need := s.engineConfig().Needs(0, engine.StateOptions{Context: ctx, KVType: opt.KVType})
 	f := Fit{
 		Layers: s.Layers, Context: ctx, WeightBytes: s.WeightBytes,
-		KVBytes:       KVCacheBytes(s.Layers, ctx, s.KVHeads, s.HeadDim, elem),
+		KVBytes:       uint64(need.KV),
 		OverheadBytes: over, RAM: ram, GPU: gpu,
 	}
 	f.TotalBytes = f.WeightBytes + f.KVBytes + f.OverheadBytes

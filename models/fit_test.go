@@ -3,6 +3,8 @@ package models
 import (
 	"strings"
 	"testing"
+
+	"github.com/llamadesk/llamadesk/engine"
 )
 
 const gib = 1 << 30
@@ -47,7 +49,7 @@ func TestEstimateFit(t *testing.T) {
 		{"no GPU", Memory{Total: 16 * gib, Available: 8 * gib}, nil, opt, CPUOnly, 0, "CPU only"},
 		{"no GPU, little RAM", Memory{Total: 8 * gib, Available: 5 * gib}, nil, opt, WontFit, 0, "won't fit"},
 		{"shorter context fits", Memory{Total: 8 * gib, Available: 5 * gib}, nil, FitOptions{Overhead: over, Context: 512}, CPUOnly, 0, "CPU only"},
-		{"F32 cache needs more", Memory{Total: 16 * gib, Available: 8 * gib}, nil, FitOptions{Overhead: over, KVElementBytes: 4}, WontFit, 0, "won't fit"},
+		{"F32 cache needs more", Memory{Total: 16 * gib, Available: 8 * gib}, nil, FitOptions{Overhead: over, KVType: engine.KVF32}, WontFit, 0, "won't fit"},
 		{"available unknown uses 80% of total", Memory{Total: 8 * gib}, nil, opt, WontFit, 0, "won't fit"},
 		{"partial but host too small", Memory{Total: 4 * gib, Available: 2 * gib}, &GPU{Total: 4 * gib, Free: 4 * gib}, opt, WontFit, 0, "won't fit"},
 	} {

@@ -132,7 +132,11 @@ func describeGGUF(f *gguf.File, m *LocalModel) {
 		Layers:        u("block_count"),
 		Embedding:     u("embedding_length"),
 		Heads:         u("attention.head_count"),
+		FFN:           u("feed_forward_length"),
 		ContextLength: u("context_length"),
+	}
+	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 && t.Dims[1] < 1<<31 {
+		s.Vocab = int(t.Dims[1])
 	}
 	s.KVHeads = u("attention.head_count_kv")
 	if s.KVHeads == 0 {

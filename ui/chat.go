@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/assets"
-	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/models"
 )
@@ -34,13 +32,14 @@ type chatPage struct {
 	sidebar *sidebar
 
 	// The model picker, and the model in use.
-	modelSelect  *widget.Select
-	modelPaths   map[string]string // picker label → file path
-	localCount   int               // local models found by the last scan (-1 before it)
-	loadBar      *widget.ProgressBarInfinite
-	loadSeq      int
-	loaded       *app.LoadedModel
-	chat         *app.Chat
+	modelSelect *widget.Select
+	modelPaths  map[string]string // picker label → file path
+	localCount  int               // local models found by the last scan (-1 before it)
+	loadBar     *widget.ProgressBarInfinite
+	loadSeq     int
+	// model is the responder this page gave the chat service (nil before
+	// the first model loads); the service owns and closes it.
+	model        *app.LocalResponder
 	status       *widget.Label
 	personaSel   *widget.Select
 	personas     map[string]history.Persona
@@ -80,8 +79,9 @@ type chatPage struct {
 	bannerX *widget.Button
 	bannerC *fyne.Container
 
-	// reply is the reply being generated (nil when none).
-	reply *replyStream
+	// startingDraft is the draft (draftID) whose first message is being
+	// sent, until its conversation exists (0 for none).
+	startingDraft int
 	// streamShown, when set (tests), is told each text a streaming row shows.
 	streamShown func(text string)
 }
@@ -167,13 +167,9 @@ func newChatPage(w *Window) *chatPage {
 // newest conversation.
 func (p *chatPage) start(page string) {
 	p.w.background("Check for interrupted replies", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
 		// Replies still "streaming" but untouched for a while were cut
 		// short by a crash or a closed window.
-		_, err = store.MarkInterrupted(ctx, 2*time.Minute)
+		_, err := p.w.chatService().MarkInterrupted(ctx, 2*time.Minute)
 		return err
 	}, nil)
 	p.sidebar.reload()
@@ -182,11 +178,7 @@ func (p *chatPage) start(page string) {
 	p.newDraft(p.draftPersona)
 	if page == PageChat {
 		p.w.background("Open the newest conversation", func(ctx context.Context) error {
-			store, err := p.w.app.History()
-			if err != nil {
-				return err
-			}
-			convs, err := store.Conversations(ctx)
+			convs, err := p.w.chatService().List(ctx)
 			if err != nil || len(convs) == 0 {
 				return err
 			}
@@ -239,7 +231,7 @@ func (p *chatPage) refreshModels(autoload bool) {
 			return
 		}
 		p.setLocalModels(list.Local)
-		if autoload && p.loaded == nil {
+		if autoload && p.model == nil {
 			p.autoload(list.Local)
 		}
 	})
@@ -255,7 +247,7 @@ func (p *chatPage) setLocalModels(local []app.LocalEntry) {
 		label := modelLabel(l)
 		p.modelPaths[label] = l.Path
 		labels = append(labels, label)
-		if p.loaded != nil && l.Path == p.loaded.Path {
+		if p.model != nil && l.Path == p.model.Model().Path {
 			selected = label
 		}
 	}
@@ -263,7 +255,7 @@ func (p *chatPage) setLocalModels(local []app.LocalEntry) {
 	p.modelSelect.Options = labels
 	if selected != "" {
 		p.modelSelect.SetSelected(selected)
-	} else if p.loaded == nil && p.loadSeq == 0 {
+	} else if p.model == nil && p.loadSeq == 0 {
 		p.modelSelect.ClearSelected()
 	}
 	p.modelSelect.Refresh()
@@ -305,26 +297,24 @@ func (p *chatPage) selectAndLoad(l app.LocalEntry) {
 }
 
 // loadModel loads a model off the UI goroutine, with a progress bar, and
-// makes it the chat's model when it is ready.
+// makes it the chat's model when it is ready. A reply being written on
+// the previous model goes on; the service closes that model after it.
 func (p *chatPage) loadModel(path string) {
-	if p.reply != nil {
-		return
-	}
 	p.loadSeq++
 	seq := p.loadSeq
 	p.loadBar.Show()
 	p.loadBar.Start()
 	p.status.SetText("Loading " + filepath.Base(path) + "…")
 	settings := p.w.settings
-	var lm *app.LoadedModel
-	var c *app.Chat
+	var r *app.LocalResponder
 	p.w.background("Load the model", func(ctx context.Context) error {
-		var err error
-		lm, err = app.LoadModel(path, settings.LoadOptions())
+		opts := settings.LoadOptions()
+		opts.MainThread = fyne.DoAndWait // see app.LoadOptions.MainThread
+		lm, err := app.LoadModel(path, opts)
 		if err != nil {
 			return err
 		}
-		c, err = p.w.app.NewChat(lm, settings.ContextSize)
+		r, err = app.NewLocalResponder(lm, settings.ContextSize)
 		if err != nil {
 			lm.Close()
 			return fmt.Errorf("prepare %s: %w", filepath.Base(path), err)
@@ -333,8 +323,8 @@ func (p *chatPage) loadModel(path string) {
 	}, func(err error) {
 		if seq != p.loadSeq {
 			// A later choice replaced this one.
-			if lm != nil {
-				p.closeInBackground(lm)
+			if r != nil {
+				p.w.background("Close the model", func(context.Context) error { return r.Close() }, nil)
 			}
 			return
 		}
@@ -344,10 +334,8 @@ func (p *chatPage) loadModel(path string) {
 			p.status.SetText("The model could not be loaded: choose another one")
 			return
 		}
-		if old := p.loaded; old != nil {
-			p.closeInBackground(old)
-		}
-		p.loaded, p.chat = lm, c
+		p.model = r
+		p.w.chatService().SetResponder(r)
 		p.updateStatus()
 		p.updateEmptyState()
 		p.rememberModel(path)
@@ -355,15 +343,24 @@ func (p *chatPage) loadModel(path string) {
 	})
 }
 
+// modelPath is the file of the model in use ("" for none).
+func (p *chatPage) modelPath() string {
+	if p.model == nil {
+		return ""
+	}
+	return p.model.Model().Path
+}
+
 // updateStatus shows the model in use under the input.
 func (p *chatPage) updateStatus() {
-	if p.loaded == nil {
+	if p.model == nil {
 		p.status.SetText("No model loaded")
 		return
 	}
-	text := filepath.Base(p.loaded.Path) + " · " + p.loaded.BackendNote + " · " + p.chat.Format().Describe()
-	if warn := p.chat.Format().Warning(); warn != "" {
-		text += " · " + warn
+	info := p.model.Info()
+	text := info.Model + " · " + info.Backend + " · " + info.Format
+	if info.Warning != "" {
+		text += " · " + info.Warning
 	}
 	p.status.SetText(text)
 }
@@ -375,21 +372,6 @@ func (p *chatPage) rememberModel(path string) {
 	p.w.background("Remember the model", func(ctx context.Context) error {
 		return p.w.app.SaveSettings(ctx, s)
 	}, nil)
-}
-
-// closeInBackground releases a model no longer used.
-func (p *chatPage) closeInBackground(lm *app.LoadedModel) {
-	p.w.background("Close the model", func(context.Context) error { return lm.Close() }, nil)
-}
-
-// closeModel releases the loaded model (at exit).
-func (p *chatPage) closeModel() error {
-	if p.loaded == nil {
-		return nil
-	}
-	err := p.loaded.Close()
-	p.loaded, p.chat = nil, nil
-	return err
 }
 
 // reloadPersonas refreshes the persona picker.
@@ -459,11 +441,8 @@ func (p *chatPage) openConversation(id string) {
 	seq := p.openSeq
 	var th history.Thread
 	p.w.background("Open the conversation", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		th, err = store.Thread(ctx, id)
+		var err error
+		th, err = p.w.chatService().Open(ctx, id)
 		return err
 	}, func(err error) {
 		if err != nil || seq != p.openSeq {
@@ -486,11 +465,8 @@ func (p *chatPage) reloadThread() {
 	seq := p.openSeq
 	var th history.Thread
 	p.w.background("Reload the conversation", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		th, err = store.Thread(ctx, id)
+		var err error
+		th, err = p.w.chatService().Open(ctx, id)
 		return err
 	}, func(err error) {
 		if err == nil && seq == p.openSeq && p.convID == id {
@@ -508,12 +484,13 @@ func (p *chatPage) showThread(th history.Thread, toBottom bool) {
 		old[v.id] = v
 	}
 	p.views = p.views[:0]
+	act, active := p.w.chatService().Activity(th.Conversation.ID)
 	for _, m := range th.Messages {
 		v := msgView{id: m.ID, role: m.Role, content: m.Content, status: m.Status, errText: m.Error,
 			stats: m.Stats, version: m.Version, versions: m.Versions, note: p.notes[m.ID]}
-		v.streaming = m.Status == history.StatusStreaming && p.reply != nil && p.reply.messageIDIs(m.ID)
+		v.streaming = active && m.ID == act.MessageID
 		if v.streaming {
-			v.content = p.reply.snapshot()
+			v.content = act.Text
 		}
 		if o, ok := old[v.id]; ok && o.content == v.content && o.status == v.status && o.versions == v.versions &&
 			o.note == v.note && o.streaming == v.streaming {
@@ -523,6 +500,7 @@ func (p *chatPage) showThread(th history.Thread, toBottom bool) {
 	}
 	p.showPersona()
 	p.rebuildList(toBottom)
+	p.setBusy(active)
 }
 
 // rowActions connects message rows to the page.
@@ -672,12 +650,12 @@ func (p *chatPage) updateEmptyState() {
 	switch {
 	case p.localCount < 0:
 		b.WriteString("Looking for models…")
-	case p.loaded == nil && p.loadBar.Visible():
+	case p.model == nil && p.loadBar.Visible():
 		b.WriteString("Loading the model…")
-	case p.loaded == nil:
+	case p.model == nil:
 		b.WriteString("Choose a model at the top to start chatting.")
 	default:
-		b.WriteString("New chat with " + filepath.Base(p.loaded.Path) + ".")
+		b.WriteString("New chat with " + p.model.Info().Model + ".")
 	}
 	if p.localCount > 0 {
 		if ps, ok := p.personas[p.draftPersona]; ok && p.convID == "" {
@@ -702,257 +680,6 @@ func (p *chatPage) focusInput() {
 	if c := p.w.win.Canvas(); c != nil && p.entry.Visible() {
 		c.Focus(p.entry)
 	}
-}
-
-// replyOptions are the options of the next reply (from the settings).
-func (p *chatPage) replyOptions() app.ReplyOptions {
-	return app.ReplyOptions{Policy: p.w.settings.Policy()}
-}
-
-// send sends the input as the next message and streams the reply.
-func (p *chatPage) send() {
-	text := strings.TrimSpace(p.entry.Text)
-	if text == "" || p.reply != nil {
-		return
-	}
-	if p.chat == nil {
-		msg := "Choose a model at the top of the chat first."
-		if p.loadBar.Visible() {
-			msg = "The model is still loading: send again in a moment."
-		}
-		if p.localCount == 0 {
-			msg = "There is no model yet: download one from the catalog (Models page) or import a GGUF file."
-		}
-		dialog.ShowInformation("No model loaded", msg, p.w.win)
-		return
-	}
-	p.entry.SetText("")
-	p.appendViews(msgView{role: history.RoleUser, content: text},
-		msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
-	c := p.chat
-	opts := p.replyOptions()
-	p.startReply(func(ctx context.Context, convID string, onEvent func(app.ReplyEvent)) (*app.ReplyResult, error) {
-		return c.Send(ctx, convID, text, opts, onEvent)
-	})
-}
-
-// regenerate writes a new version of a reply.
-func (p *chatPage) regenerate(v msgView) {
-	i := p.indexOf(v.id)
-	if p.reply != nil || p.chat == nil || i < 0 || p.convID == "" {
-		p.explainBusy()
-		return
-	}
-	p.views = append(p.views[:i], msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
-	p.rebuildList(true)
-	c, opts, id := p.chat, p.replyOptions(), v.id
-	p.startReply(func(ctx context.Context, _ string, onEvent func(app.ReplyEvent)) (*app.ReplyResult, error) {
-		return c.Regenerate(ctx, id, opts, onEvent)
-	})
-}
-
-// editMessage asks for a new version of one of the person's messages and
-// answers it.
-func (p *chatPage) editMessage(v msgView) {
-	if p.reply != nil || p.chat == nil || p.convID == "" {
-		p.explainBusy()
-		return
-	}
-	entry := widget.NewMultiLineEntry()
-	entry.Wrapping = fyne.TextWrapWord
-	entry.SetText(v.content)
-	entry.SetMinRowsVisible(6)
-	d := dialog.NewCustomConfirm("Edit message", "Send", "Cancel", entry, func(ok bool) {
-		text := strings.TrimSpace(entry.Text)
-		i := p.indexOf(v.id)
-		if !ok || text == "" || i < 0 || p.reply != nil || p.chat == nil {
-			return
-		}
-		p.views = append(p.views[:i], msgView{role: history.RoleUser, content: text},
-			msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
-		p.rebuildList(true)
-		c, opts, id := p.chat, p.replyOptions(), v.id
-		p.startReply(func(ctx context.Context, _ string, onEvent func(app.ReplyEvent)) (*app.ReplyResult, error) {
-			return c.Edit(ctx, id, text, opts, onEvent)
-		})
-	}, p.w.win)
-	d.Resize(fyne.NewSize(560, 320))
-	d.Show()
-}
-
-func (p *chatPage) explainBusy() {
-	switch {
-	case p.reply != nil:
-		dialog.ShowInformation("A reply is being written", "Wait for it to finish, or stop it (Esc), first.", p.w.win)
-	case p.chat == nil:
-		dialog.ShowInformation("No model loaded", "Choose a model at the top of the chat first.", p.w.win)
-	}
-}
-
-// switchVersion shows another version of a message (and what followed it).
-func (p *chatPage) switchVersion(v msgView, delta int) {
-	if p.reply != nil {
-		p.explainBusy()
-		return
-	}
-	p.w.background("Switch versions", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		alts, err := store.Alternatives(ctx, v.id)
-		if err != nil {
-			return err
-		}
-		k := v.version - 1 + delta
-		if k < 0 || k >= len(alts) {
-			return nil
-		}
-		return store.SwitchTo(ctx, alts[k].ID)
-	}, func(err error) {
-		if err == nil {
-			p.reloadThread()
-		}
-	})
-}
-
-func (p *chatPage) indexOf(id int64) int {
-	for i, v := range p.views {
-		if v.id == id && id != 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// stop stops the reply being generated (its text so far is kept).
-func (p *chatPage) stop() {
-	if p.reply != nil {
-		p.reply.cancel()
-	}
-}
-
-// setBusy switches the input between Send and Stop.
-func (p *chatPage) setBusy(busy bool) {
-	setVisible(p.sendBtn, !busy)
-	setVisible(p.stopBtn, busy)
-	setEnabled(p.modelSelect, !busy)
-}
-
-// replyFunc generates one reply in conversation convID.
-type replyFunc func(ctx context.Context, convID string, onEvent func(app.ReplyEvent)) (*app.ReplyResult, error)
-
-// startReply runs generate off the UI goroutine, creating the conversation
-// first for a new chat, and streams its text into the last row.
-func (p *chatPage) startReply(generate replyFunc) {
-	ctx, cancel := context.WithCancel(p.w.ctx)
-	rs := newReplyStream(cancel, p.convID, p.draftID)
-	p.reply = rs
-	p.setBusy(true)
-	p.bannerC.Hide()
-	draft := history.NewConversation{Persona: p.draftPersona, Sampling: p.draftSampling, Model: p.chat.ModelName()}
-	stopTicker := rs.tick(func() { p.w.do(func() { rs.drawn(); p.showStream(rs) }) })
-	var res *app.ReplyResult
-	p.w.bg.Add(1)
-	go func() {
-		defer p.w.bg.Done()
-		err := p.w.protect(func() error {
-			convID := rs.conversation()
-			if convID == "" {
-				store, err := p.w.app.History()
-				if err != nil {
-					return err
-				}
-				conv, err := store.CreateConversation(ctx, draft)
-				if err != nil {
-					return fmt.Errorf("start the conversation: %w", err)
-				}
-				rs.setConversation(conv.ID)
-				convID = conv.ID
-				p.w.do(func() { p.conversationCreated(rs, conv) })
-			}
-			var err error
-			res, err = generate(ctx, convID, rs.add)
-			return err
-		})
-		stopTicker()
-		p.w.do(func() { p.finishReply(rs, res, err) })
-	}()
-}
-
-// viewing reports whether the reply rs belongs to what is shown.
-func (p *chatPage) viewing(rs *replyStream) bool {
-	convID, draftID := rs.conversation(), rs.draftID
-	if p.convID != "" {
-		return p.convID == convID
-	}
-	return convID == "" || draftID == p.draftID
-}
-
-// conversationCreated adopts the conversation made for a new chat's first message.
-func (p *chatPage) conversationCreated(rs *replyStream, conv history.Conversation) {
-	if p.convID == "" && rs.draftID == p.draftID {
-		p.convID = conv.ID
-		p.conv = conv
-	}
-	p.sidebar.reload()
-}
-
-// showStream shows the reply's text so far in its row (at most once a frame).
-func (p *chatPage) showStream(rs *replyStream) {
-	if p.reply != rs || !p.viewing(rs) {
-		return
-	}
-	i := len(p.views) - 1
-	if i < 0 || !p.views[i].streaming {
-		return
-	}
-	text := rs.snapshot()
-	if text == p.views[i].content {
-		return
-	}
-	p.views[i].content = text
-	p.views[i].id = rs.messageID()
-	p.updateRow(i)
-	if p.streamShown != nil {
-		p.streamShown(text)
-	}
-}
-
-// finishReply ends a reply: the row gets the saved text and its numbers.
-func (p *chatPage) finishReply(rs *replyStream, res *app.ReplyResult, err error) {
-	if p.reply == rs {
-		p.reply = nil
-	}
-	p.setBusy(false)
-	viewing := p.viewing(rs)
-	if res != nil && res.DroppedNote != "" {
-		p.notes[res.MessageID] = res.DroppedNote
-		if viewing {
-			p.showBanner("Older turns were left out to fit the context: " + res.DroppedNote)
-		}
-	}
-	if err != nil && !errors.Is(err, context.Canceled) && viewing {
-		if errors.Is(err, chat.ErrContextFull) {
-			p.showBanner("The conversation no longer fits the model's context: " + err.Error() +
-				". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
-		} else {
-			p.showBanner("The reply failed: " + err.Error())
-		}
-	}
-	p.sidebar.reload()
-	if viewing && p.convID != "" {
-		p.reloadThread()
-	} else if viewing {
-		// The conversation could not even be created: drop the pending rows.
-		p.views = nil
-		p.rebuildList(true)
-	}
-}
-
-func (p *chatPage) showBanner(text string) {
-	p.banner.SetText(text)
-	p.bannerC.Show()
 }
 
 // editSampling edits the sampling settings of the conversation (or of the
@@ -980,11 +707,7 @@ func (p *chatPage) editSampling() {
 		}
 		conv := p.conv
 		p.w.background("Save the sampling settings", func(ctx context.Context) error {
-			store, err := p.w.app.History()
-			if err != nil {
-				return err
-			}
-			return store.UpdateSettings(ctx, conv.ID, history.ConversationSettings{SystemPrompt: conv.SystemPrompt, Model: conv.Model, Sampling: s})
+			return p.w.chatService().SetSampling(ctx, conv.ID, s)
 		}, func(err error) {
 			if err == nil && p.convID == conv.ID {
 				p.conv.Sampling = s
@@ -998,12 +721,8 @@ func (p *chatPage) editSampling() {
 // setPinned pins or unpins a conversation.
 func (p *chatPage) setPinned(id string, pinned bool) {
 	p.w.background("Pin the conversation", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		return store.SetPinned(ctx, id, pinned)
-	}, func(error) { p.sidebar.reload() })
+		return p.w.chatService().SetPinned(ctx, id, pinned)
+	}, nil)
 }
 
 // rename asks for a conversation's title.
@@ -1017,32 +736,19 @@ func (p *chatPage) rename(c history.Conversation) {
 			}
 			title := entry.Text
 			p.w.background("Rename the conversation", func(ctx context.Context) error {
-				store, err := p.w.app.History()
-				if err != nil {
-					return err
-				}
-				return store.RenameConversation(ctx, c.ID, title)
-			}, func(error) { p.sidebar.reload() })
+				return p.w.chatService().Rename(ctx, c.ID, title)
+			}, nil)
 		}, p.w.win)
 }
 
 // deleteConversation deletes a conversation (after the menu's confirmation).
 func (p *chatPage) deleteConversation(id string) {
-	if p.reply != nil && p.reply.conversation() == id {
-		p.explainBusy()
-		return
-	}
 	p.w.background("Delete the conversation", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		return store.DeleteConversation(ctx, id)
+		return p.w.chatService().Delete(ctx, id)
 	}, func(err error) {
 		if err == nil && p.convID == id {
 			p.newDraft(p.draftPersona)
 		}
-		p.sidebar.reload()
 	})
 }
 

@@ -47,7 +47,7 @@ func TestSendShowsMessageAndStreamsReply(t *testing.T) {
 	var log streamLog
 	var sawUser bool
 	tw.ui(func() {
-		if p.chat == nil {
+		if p.model == nil {
 			t.Fatal("the only local model was not loaded at start")
 		}
 		p.draftSampling = history.Sampling{MaxTokens: history.Ptr(400), Temperature: history.Ptr(0.0)}
@@ -166,7 +166,7 @@ func TestStopStopsReply(t *testing.T) {
 	tw.settle()
 	tw.uiMu.Lock()
 	defer tw.uiMu.Unlock()
-	if p.reply != nil {
+	if p.busy() {
 		t.Fatal("the reply is still running")
 	}
 	store, err := tw.app.History()
@@ -297,7 +297,7 @@ func TestDroppedTurnsNotice(t *testing.T) {
 	// A context of 128 tokens, so that a few turns overflow it.
 	tw.ui(func() {
 		tw.settings.ContextSize = 128
-		p.loadModel(p.loaded.Path)
+		p.loadModel(p.modelPath())
 	})
 	tw.settle()
 	tw.ui(func() { p.draftSampling = history.Sampling{MaxTokens: history.Ptr(24)} })

@@ -53,11 +53,7 @@ func (p *chatPage) exportConversation(c history.Conversation) {
 func (p *chatPage) writeExport(id, path string, done func(path string)) {
 	path, format := exportFormatFor(path)
 	p.w.background("Export the conversation", func(ctx context.Context) error {
-		store, err := p.w.app.History()
-		if err != nil {
-			return err
-		}
-		return store.ExportFile(ctx, path, id, format)
+		return p.w.chatService().ExportFile(ctx, path, id, format)
 	}, func(err error) {
 		if err != nil {
 			return
@@ -86,11 +82,8 @@ func (p *chatPage) exportAll() {
 			p.w.chooseFile(fileChoice{title: "Export all conversations into…", folder: true}, func(dir string) {
 				var paths []string
 				p.w.background("Export all conversations", func(ctx context.Context) error {
-					store, err := p.w.app.History()
-					if err != nil {
-						return err
-					}
-					paths, err = store.ExportAll(ctx, dir, f)
+					var err error
+					paths, err = p.w.chatService().ExportAll(ctx, dir, f)
 					return err
 				}, func(err error) {
 					if err == nil {

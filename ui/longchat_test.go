@@ -169,18 +169,17 @@ func benchStream(b *testing.B, paragraphs bool) {
 	p.views = []msgView{{role: "user", content: "Tell me a story", id: 1},
 		{role: "assistant", streaming: true, status: "streaming"}}
 	p.rebuildList(true)
-	rs := newReplyStream(func() {}, "", p.draftID)
-	p.reply = rs
+	var text strings.Builder
 	words := strings.Fields(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 200))
 	for i := range 1200 {
-		rs.add(app.ReplyEvent{Text: words[i] + " "})
+		text.WriteString(words[i] + " ")
 		if paragraphs && i%40 == 39 {
-			rs.add(app.ReplyEvent{Text: "\n\n"})
+			text.WriteString("\n\n")
 		}
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		rs.add(app.ReplyEvent{Text: words[i%len(words)] + " "})
-		p.showStream(rs)
+		text.WriteString(words[i%len(words)] + " ")
+		p.showStreamText(1, text.String())
 	}
 }

@@ -285,7 +285,7 @@ func (m *modelsPage) runImport(path string, mode models.ImportMode) {
 
 // deleteModel removes a local model after confirmation.
 func (m *modelsPage) deleteModel(l app.LocalEntry) {
-	if c := m.w.chat; c.loaded != nil && c.loaded.Path == l.Path {
+	if m.w.chat.modelPath() == l.Path {
 		dialog.ShowInformation("Model in use", "The chat is using this model. Choose another model in the chat first.", m.w.win)
 		return
 	}

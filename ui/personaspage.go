@@ -3,11 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-
-	"github.com/llamadesk/llamadesk/internal/atomicfile"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -17,9 +13,6 @@ import (
 
 	"github.com/llamadesk/llamadesk/history"
 )
-
-// maxPersonaFile bounds a persona file read for import.
-const maxPersonaFile = 16 << 20
 
 // personasPage lists the personas and edits one: name, system prompt,
 // sampling defaults and preferred model; duplicate, delete, import, export.
@@ -181,14 +174,7 @@ func (pp *personasPage) save() {
 	}
 	original := pp.editing
 	pp.w.background("Save the persona", func(ctx context.Context) error {
-		store, err := pp.w.app.History()
-		if err != nil {
-			return err
-		}
-		if original == "" {
-			return store.CreatePersona(ctx, p)
-		}
-		return store.UpdatePersona(ctx, original, p)
+		return pp.w.app.Personas().Save(ctx, original, p)
 	}, func(err error) {
 		if err != nil {
 			return
@@ -210,11 +196,8 @@ func (pp *personasPage) duplicate() {
 	name := pp.editing
 	var cp history.Persona
 	pp.w.background("Duplicate the persona", func(ctx context.Context) error {
-		store, err := pp.w.app.History()
-		if err != nil {
-			return err
-		}
-		cp, err = store.DuplicatePersona(ctx, name, "")
+		var err error
+		cp, err = pp.w.app.Personas().Duplicate(ctx, name)
 		return err
 	}, func(err error) {
 		if err == nil {
@@ -232,11 +215,7 @@ func (pp *personasPage) remove() {
 			return
 		}
 		pp.w.background("Delete the persona", func(ctx context.Context) error {
-			store, err := pp.w.app.History()
-			if err != nil {
-				return err
-			}
-			return store.DeletePersona(ctx, name)
+			return pp.w.app.Personas().Delete(ctx, name)
 		}, func(err error) {
 			if err == nil {
 				pp.list.UnselectAll()
@@ -269,11 +248,7 @@ func (pp *personasPage) restore() {
 			return
 		}
 		pp.w.background("Restore the built-in personas", func(ctx context.Context) error {
-			store, err := pp.w.app.History()
-			if err != nil {
-				return err
-			}
-			return store.RestoreBuiltinPersonas(ctx)
+			return pp.w.app.Personas().RestoreBuiltins(ctx)
 		}, func(err error) {
 			if err == nil {
 				pp.changed()
@@ -291,16 +266,10 @@ func (pp *personasPage) importFile() {
 				return
 			}
 			var added []history.Persona
+			replaceThem := replace.Checked
 			pp.w.background("Import personas", func(ctx context.Context) error {
-				data, err := readLimited(path, maxPersonaFile)
-				if err != nil {
-					return err
-				}
-				store, err := pp.w.app.History()
-				if err != nil {
-					return err
-				}
-				added, err = store.ImportPersonas(ctx, data, replace.Checked)
+				var err error
+				added, err = pp.w.app.Personas().ImportFile(ctx, path, replaceThem)
 				return err
 			}, func(err error) {
 				if err == nil {
@@ -317,32 +286,7 @@ func (pp *personasPage) exportFile() {
 	pp.w.chooseFile(fileChoice{title: "Export personas", save: true, name: "llamadesk-personas.json",
 		filters: []fileFilter{{"Persona files", []string{".json"}}}}, func(path string) {
 		pp.w.background("Export personas", func(ctx context.Context) error {
-			store, err := pp.w.app.History()
-			if err != nil {
-				return err
-			}
-			data, err := store.ExportPersonas(ctx)
-			if err != nil {
-				return err
-			}
-			return atomicfile.WriteFile(path, data, 0o644)
+			return pp.w.app.Personas().ExportFile(ctx, path)
 		}, nil)
 	})
-}
-
-// readLimited reads a file of at most max bytes.
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
 }

@@ -29,6 +29,7 @@ type settingsPage struct {
 	backend     *widget.Select
 	gpuLayers   *widget.Entry
 	contextSize *widget.Entry
+	kvType      *widget.Select
 	policy      *widget.Select
 	theme       *widget.RadioGroup
 	endpoint    *widget.Entry
@@ -57,6 +58,7 @@ func newSettingsPage(w *Window) *settingsPage {
 	sp.backend = widget.NewSelect(app.Backends(), nil)
 	sp.gpuLayers = widget.NewEntry()
 	sp.gpuLayers.SetPlaceHolder("-1: as many as fit")
+	sp.kvType = widget.NewSelect(app.KVTypes(), nil)
 	sp.contextSize = widget.NewEntry()
 	sp.contextSize.SetPlaceHolder("the model's own (4096 for Llama 2)")
 	var policies []string
@@ -92,6 +94,7 @@ func newSettingsPage(w *Window) *settingsPage {
 		item("Backend", sp.backend, "auto tries the GPU and falls back to the CPU; gl is OpenGL 4.3 (Linux), metal is macOS."),
 		item("GPU layers", sp.gpuLayers, "How many layers run on the GPU: -1 as many as fit, 0 none."),
 		item("Context size", sp.contextSize, "Tokens the model sees at once. Empty or 0: the model's own. Larger takes more memory."),
+		item("KV cache", sp.kvType, "How the context is stored: f16 (default) takes half the memory of f32, q8_0 a quarter."),
 		item("When a chat outgrows it", sp.policy, ""),
 	)
 	look := widget.NewForm(item("Theme", sp.theme, ""))
@@ -123,6 +126,7 @@ func (sp *settingsPage) load() {
 	sp.backend.SetSelected(s.Backend)
 	sp.gpuLayers.SetText(strconv.Itoa(s.GPULayers))
 	sp.contextSize.SetText(intText(s.ContextSize, 0))
+	sp.kvType.SetSelected(s.KVType)
 	sp.policy.SetSelected(policyLabels[s.Policy().String()])
 	sp.theme.SetSelected(strings.ToUpper(s.Theme[:1]) + s.Theme[1:])
 	sp.endpoint.SetText(s.HFEndpoint)
@@ -158,6 +162,7 @@ func (sp *settingsPage) read() (app.Settings, error) {
 		return s, err
 	}
 	s.Backend = sp.backend.Selected
+	s.KVType = sp.kvType.Selected
 	if s.GPULayers, err = num(sp.gpuLayers, "GPU layers", -1); err != nil {
 		return s, err
 	}
@@ -218,9 +223,8 @@ func (sp *settingsPage) save() {
 		if needModels && busy {
 			notes = append(notes, "The new models folder or endpoint applies after the running downloads finish and Llamadesk restarts.")
 		}
-		engineChanged := s.Threads != old.Threads || s.Backend != old.Backend || s.GPULayers != old.GPULayers || s.ContextSize != old.ContextSize
-		if engineChanged && sp.w.chat.loaded != nil {
-			path := sp.w.chat.loaded.Path
+		engineChanged := s.Threads != old.Threads || s.Backend != old.Backend || s.GPULayers != old.GPULayers || s.ContextSize != old.ContextSize || s.KVType != old.KVType
+		if path := sp.w.chat.modelPath(); engineChanged && path != "" {
 			dialog.ShowConfirm("Settings saved", strings.Join(append(notes, "Reload the model now with the new engine settings?"), "\n\n"), func(ok bool) {
 				if ok {
 					sp.w.chat.loadModel(path)

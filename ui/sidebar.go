@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
 )
 
@@ -21,7 +22,7 @@ import (
 type sidebarEntry struct {
 	header string
 	conv   history.Conversation
-	hit    *history.Hit
+	hit    *app.SearchResult
 }
 
 // groupConversations orders conversations for the list: pinned first, then
@@ -126,26 +127,23 @@ func (s *sidebar) runSearch(text string) {
 	seq := s.searchSeq.Add(1)
 	text = strings.TrimSpace(text)
 	var entries []sidebarEntry
+	svc := s.page.w.chatService()
 	s.page.w.background("Search conversations", func(ctx context.Context) error {
-		store, err := s.page.w.app.History()
-		if err != nil {
-			return err
-		}
 		if text == "" {
-			convs, err := store.Conversations(ctx)
+			convs, err := svc.List(ctx)
 			if err != nil {
 				return err
 			}
 			entries = groupConversations(convs, time.Now())
 			return nil
 		}
-		hits, err := store.Search(ctx, text, 100)
+		results, err := svc.Search(ctx, text, 100)
 		if err != nil {
 			return err
 		}
-		entries = append(entries, sidebarEntry{header: searchHeading(len(hits))})
-		for i := range hits {
-			entries = append(entries, sidebarEntry{hit: &hits[i]})
+		entries = append(entries, sidebarEntry{header: searchHeading(len(results))})
+		for i := range results {
+			entries = append(entries, sidebarEntry{hit: &results[i]})
 		}
 		return nil
 	}, func(err error) {
@@ -254,7 +252,7 @@ func (r *sidebarRow) set(e sidebarEntry) {
 		r.heading.Hide()
 		conv.Show()
 		r.title.SetText(e.hit.Title)
-		r.detail.SetText(strings.Join(strings.Fields(e.hit.Snippet), " "))
+		r.detail.SetText(e.hit.Snippet)
 		r.pin.Hide()
 		r.menu.Hide()
 	default:

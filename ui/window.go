@@ -107,6 +107,7 @@ type Window struct {
 // `llamadesk` without arguments does.
 func Run(a *app.App) error {
 	fa := fyneapp.NewWithID(AppID)
+	a.MainThread = fyne.DoAndWait // GPU contexts through GLFW make their windows there
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG()))
 	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv)})
 	if err != nil {
@@ -182,6 +183,7 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	} else if corrupt != nil {
 		w.showError("Some settings were unreadable and use their defaults", corrupt)
 	}
+	newBridge(w.ctx, w, a.Chat(), w.chat.replyEvents)
 	w.chat.start(opts.Page)
 	w.showPage(opts.Page)
 	return w, nil
@@ -225,9 +227,8 @@ func (w *Window) Close() error {
 	case <-done:
 	case <-time.After(10 * time.Second):
 	}
-	errs := []error{w.chat.closeModel()}
-	errs = append(errs, w.app.Close())
-	return errors.Join(errs...)
+	// The chat service stops its replies, saves them and closes the model.
+	return w.app.Close()
 }
 
 // showPage switches to a page by name (see PageEnv).
@@ -257,6 +258,9 @@ func (w *Window) modelService() *app.Models {
 	defer w.modelsMu.Unlock()
 	return w.models
 }
+
+// chatService returns the conversation service (any goroutine).
+func (w *Window) chatService() *app.Chat { return w.app.Chat() }
 
 // replaceModels swaps the model manager after a settings change (any goroutine).
 func (w *Window) replaceModels(m *app.Models) {
@@ -292,11 +296,8 @@ func (w *Window) background(what string, work func(ctx context.Context) error, d
 func (w *Window) loadPersonas(show func([]history.Persona)) {
 	var list []history.Persona
 	w.background("List the personas", func(ctx context.Context) error {
-		store, err := w.app.History()
-		if err != nil {
-			return err
-		}
-		list, err = store.Personas(ctx)
+		var err error
+		list, err = w.app.Personas().List(ctx)
 		return err
 	}, func(err error) {
 		if err == nil {

@@ -53,29 +53,37 @@ func benchProduct(b *testing.B, be *Backend, typ gguf.TensorType, rows, cols, n 
 	b.ReportMetric(float64(rows)*float64(cols)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
 }
 
-// BenchmarkAttention measures attention of 64 new tokens over 448 cached
-// positions and of 1 token over 511, with 7B's 32 heads of 128.
+// BenchmarkAttention measures attention with 7B's 32 heads of 128 for
+// each KV cache type: a batch of 512 new tokens after 1,536 cached
+// positions (prompt processing at depth) and 1 token after 2,047
+// (generation at depth). The GFLOP/s metric counts the causal q·k and p·v
+// multiply-adds as 2 operations each.
 func BenchmarkAttention(b *testing.B) {
-	for _, s := range []struct{ tokens, start int }{{64, 448}, {1, 511}} {
-		b.Run(fmt.Sprintf("tokens=%d/start=%d", s.tokens, s.start), func(b *testing.B) {
-			be := New(0)
-			defer be.Close()
-			const heads, hd = 32, 128
-			rng := rand.New(rand.NewPCG(2, 3))
-			cache, err := be.AllocKV(s.start+s.tokens, heads*hd, engine.KVF32)
-			if err != nil {
-				b.Fatal(err)
-			}
-			c := cache.(*kvCache)
-			copy(c.k, randomFloats(rng, len(c.k)))
-			copy(c.v, randomFloats(rng, len(c.v)))
-			q, k, v, out := must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd)), must(be.Alloc(s.tokens*heads*hd))
-			be.Write(q, randomFloats(rng, s.tokens*heads*hd))
-			p := engine.AttentionParams{Tokens: s.tokens, StartPos: s.start, Heads: heads, KVHeads: heads, HeadDim: hd}
-			for b.Loop() {
-				be.Attention(out, q, k, v, cache, p)
-			}
-		})
+	for _, typ := range engine.KVTypes() {
+		for _, s := range []struct{ tokens, start int }{{512, 1536}, {1, 2047}} {
+			b.Run(fmt.Sprintf("%s/tokens=%d/start=%d", typ, s.tokens, s.start), func(b *testing.B) {
+				be := New(0)
+				defer be.Close()
+				const heads, hd = 32, 128
+				rng := rand.New(rand.NewPCG(2, 3))
+				cache, err := be.AllocKV(s.start+s.tokens, heads*hd, typ)
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := engine.AttentionParams{Tokens: s.start, StartPos: 0, Heads: heads, KVHeads: heads, HeadDim: hd}
+				q, k, v, out := must(be.Alloc(s.start*heads*hd)), must(be.Alloc(s.start*heads*hd)), must(be.Alloc(s.start*heads*hd)), must(be.Alloc(s.start*heads*hd))
+				be.Write(q, randomFloats(rng, s.start*heads*hd))
+				be.Write(k, randomFloats(rng, s.start*heads*hd))
+				be.Write(v, randomFloats(rng, s.start*heads*hd))
+				be.Attention(out, q, k, v, cache, p) // fill the cache
+				p.Tokens, p.StartPos = s.tokens, s.start
+				for b.Loop() {
+					be.Attention(out, q, k, v, cache, p)
+				}
+				pairs := float64(s.tokens) * (float64(s.start) + float64(s.tokens+1)/2)
+				b.ReportMetric(pairs*heads*hd*4*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }
 

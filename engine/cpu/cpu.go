@@ -20,9 +20,9 @@ package cpu
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -44,14 +44,30 @@ type Backend struct {
 	// The native pool's scratch: one region per thread, stride bytes apart.
 	nscratch []byte
 	nstride  int
-	nscores  []float32
+	nscores  []float32   // the native attention's per-thread tiles
 	acts     [2]actCache // recently quantized activations
 	nextAct  int
 	xq       []byte // quantized activations of the portable kernels
+	// portableC makes the portable level run the portable C attention
+	// kernel instead of the Go one (for tests).
+	portableC bool
+	// allocated counts the bytes of buffers, caches and working memory
+	// this backend allocated (see AllocatedBytes).
+	allocated atomic.Int64
 }
 
+// AllocatedBytes returns the memory this backend has allocated: buffers, KV
+// caches and its working memory (quantized activations, attention tiles,
+// decoded weight rows). Weights are not counted: they stay in the file.
+func (b *Backend) AllocatedBytes() int64 { return b.allocated.Load() }
+
+// MaxThreads bounds the worker count: more threads than this are never
+// useful, and each one costs an OS thread.
+const MaxThreads = 256
+
 // New returns a CPU backend running on threads workers (0 means
-// DefaultThreads) with the best kernels this CPU supports.
+// DefaultThreads; at most MaxThreads) with the best kernels this CPU
+// supports.
 func New(threads int) *Backend { return newBackend(threads, detectLevel()) }
 
 // newBackend returns a backend with the kernels of the given level
@@ -60,6 +76,7 @@ func newBackend(threads, level int) *Backend {
 	if threads <= 0 {
 		threads = DefaultThreads()
 	}
+	threads = min(threads, MaxThreads)
 	b := &Backend{level: level}
 	if level != levelGeneric {
 		b.np = newNativePool(threads)
@@ -185,28 +202,8 @@ func (b *Backend) Alloc(n int) (engine.Buffer, error) {
 	if n < 0 || n > maxFloats {
 		return nil, fmt.Errorf("cpu: a buffer of %d floats is out of range", n)
 	}
+	b.allocated.Add(int64(4 * n))
 	return &buffer{data: make([]float32, n)}, nil
-}
-
-// kvCache is a layer's key and value cache in float32.
-type kvCache struct {
-	k, v     []float32
-	capacity int
-	dim      int
-}
-
-func (c *kvCache) Capacity() int { return c.capacity }
-
-// AllocKV implements engine.Backend.
-func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCache, error) {
-	if typ != engine.KVF32 {
-		return nil, fmt.Errorf("cpu: %w: %s", engine.ErrUnsupportedKV, typ)
-	}
-	n := capacity * kvDim
-	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity || n > maxFloats {
-		return nil, errors.New("invalid KV cache size")
-	}
-	return &kvCache{k: make([]float32, n), v: make([]float32, n), capacity: capacity, dim: kvDim}, nil
 }
 
 // Write implements engine.Backend.
@@ -276,6 +273,7 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	if b.np != nil {
 		stride := (need + 63) &^ 63
 		if b.nstride < stride {
+			b.allocated.Add(int64(stride*b.np.size - len(b.nscratch)))
 			b.nscratch = alignedBytes(stride * b.np.size)
 			b.nstride = stride
 		}
@@ -323,6 +321,7 @@ func (b *Backend) quantized(x *buffer, kind, off, cols, n int) *actCache {
 	b.nextAct = (b.nextAct + 1) % len(b.acts)
 	stride := nativeActRowBytes(kind, cols)
 	if len(a.data) < n*stride {
+		b.allocated.Add(int64(n*stride - len(a.data)))
 		a.data = alignedBytes(n * stride)
 	}
 	*a = actCache{src: x, version: x.version, kind: kind, off: off, cols: cols, n: n, stride: stride, data: a.data}
@@ -419,35 +418,47 @@ func rotate(x, cs []float32) {
 	}
 }
 
-// Attention implements engine.Backend.
+// Attention implements engine.Backend: the batch's keys and values go into
+// the cache, then each KV head's query rows attend to it in tiles
+// (kern_attn_tmpl.h), spread over the workers by heads and token blocks.
 func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p engine.AttentionParams) {
 	c := cache.(*kvCache)
-	kvDim := p.KVHeads * p.HeadDim
-	copy(c.k[p.StartPos*kvDim:(p.StartPos+p.Tokens)*kvDim], buf(k)[:p.Tokens*kvDim])
-	copy(c.v[p.StartPos*kvDim:(p.StartPos+p.Tokens)*kvDim], buf(v)[:p.Tokens*kvDim])
 	defer written(out)
-	o, qs := buf(out), buf(q)
+	o, qs, ks, vs := buf(out), buf(q), buf(k), buf(v)
 	scale := float32(1 / math.Sqrt(float64(p.HeadDim)))
-	n := p.StartPos + p.Tokens
-	if b.np != nil {
-		stride := (n + 15) &^ 15
-		if len(b.nscores) < stride*b.np.size {
-			b.nscores = make([]float32, (stride+stride/2)*b.np.size)
-		}
-		b.np.attention(b.level, qs, c.k, c.v, o, p.StartPos, p.Heads, p.KVHeads, p.HeadDim, scale, p.Tokens*p.Heads, b.nscores, len(b.nscores)/b.np.size)
-		return
+	native := nativeBuilt && (b.level != levelGeneric || b.portableC)
+	if !native || !nativeKVStore(b.level, int(c.typ), c.k, c.v, c.slots, p.KVHeads, p.HeadDim, ks, vs, p.StartPos, p.Tokens) {
+		c.storeKV(ks, vs, p.StartPos, p.Tokens, p.KVHeads, p.HeadDim)
 	}
-	if b.level != levelGeneric {
-		b.pool.run(p.Tokens*p.Heads, 1, func(worker, lo, hi int) {
-			if len(b.scores[worker]) < n {
-				b.scores[worker] = make([]float32, n+n/2)
-			}
-			nativeAttention(b.level, qs, c.k, c.v, o, p.StartPos, p.Heads, p.KVHeads, p.HeadDim, scale, lo, hi, b.scores[worker])
-		})
+	if native {
+		per := nativeAttnScratch(p.Heads, p.KVHeads, p.HeadDim)
+		stride := (per + 15) &^ 15
+		workers := b.pool.size
+		if b.np != nil {
+			workers = b.np.size
+		}
+		if len(b.nscores) < stride*workers {
+			b.allocated.Add(int64(4 * (stride*workers - len(b.nscores))))
+			b.nscores = make([]float32, stride*workers)
+		}
+		ok := true
+		if b.np != nil {
+			ok = b.np.attention(b.level, int(c.typ), qs, c.k, c.v, c.slots, o, p.StartPos, p.Tokens, p.Heads, p.KVHeads, p.HeadDim, scale, b.nscores, stride)
+		} else {
+			b.pool.run(nativeAttnJobs(p.Tokens, p.Heads, p.KVHeads), 1, func(worker, lo, hi int) {
+				if !nativeAttention(b.level, int(c.typ), qs, c.k, c.v, c.slots, o, p.StartPos, p.Tokens, p.Heads, p.KVHeads, p.HeadDim, scale, lo, hi, b.nscores[worker*stride:(worker+1)*stride]) {
+					ok = false
+				}
+			})
+		}
+		if !ok {
+			panic(fmt.Sprintf("cpu: no %s attention kernel for a %s cache with heads of %d", levelName(b.level), c.typ, p.HeadDim))
+		}
 		return
 	}
 	group := p.Heads / p.KVHeads
 	qDim := p.Heads * p.HeadDim
+	n := p.StartPos + p.Tokens
 	b.pool.run(p.Tokens*p.Heads, 1, func(worker, lo, hi int) {
 		if len(b.scores[worker]) < n {
 			b.scores[worker] = make([]float32, n+n/2)
@@ -455,43 +466,10 @@ func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p 
 		scores := b.scores[worker]
 		for job := lo; job < hi; job++ {
 			t, h := job/p.Heads, job%p.Heads
-			m := p.StartPos + t + 1
 			qh := qs[t*qDim+h*p.HeadDim : t*qDim+(h+1)*p.HeadDim]
-			kvOff := (h / group) * p.HeadDim
-			attend(o[t*qDim+h*p.HeadDim:t*qDim+(h+1)*p.HeadDim], qh, c.k, c.v, kvOff, kvDim, m, scale, scores[:m])
+			c.attendGeneric(o[t*qDim+h*p.HeadDim:t*qDim+(h+1)*p.HeadDim], qh, h/group, p.StartPos+t+1, p.HeadDim, scale, scores)
 		}
 	})
-}
-
-// attend computes one head's attention output over n cached positions.
-func attend(out, q, keys, values []float32, off, stride, n int, scale float32, scores []float32) {
-	hd := len(q)
-	maxScore := float32(math.Inf(-1))
-	for j := 0; j < n; j++ {
-		kj := keys[j*stride+off : j*stride+off+hd]
-		var s float32
-		for i, qv := range q {
-			s += qv * kj[i]
-		}
-		s *= scale
-		scores[j] = s
-		maxScore = max(maxScore, s)
-	}
-	var sum float64
-	for j := range scores {
-		e := float32(math.Exp(float64(scores[j] - maxScore)))
-		scores[j] = e
-		sum += float64(e)
-	}
-	inv := float32(1 / sum)
-	clear(out)
-	for j := 0; j < n; j++ {
-		pj := scores[j] * inv
-		vj := values[j*stride+off : j*stride+off+hd]
-		for i := range out {
-			out[i] += pj * vj[i]
-		}
-	}
 }
 
 // SwiGLU implements engine.Backend.

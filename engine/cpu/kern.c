@@ -122,21 +122,58 @@ int lk_matmul(int level, int type, const uint8_t *w, int64_t row_bytes, int64_t 
 	return -1;
 }
 
-int lk_attention(int level, const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                 int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1, float *scratch) {
+int64_t lk_kv_bytes(int type, int64_t cap, int64_t kv_dim) {
+	if (cap <= 0 || cap % 16 != 0 || kv_dim <= 0 || cap > ((int64_t)1 << 40) / kv_dim) return -1;
+	switch (type) {
+	case LK_KV_F32:
+		return 4 * cap * kv_dim;
+	case LK_KV_F16:
+		return 2 * cap * kv_dim;
+	case LK_KV_Q8_0:
+		return kv_dim % 32 == 0 ? cap * kv_dim / 32 * 34 : -1;
+	}
+	return -1;
+}
+
+int64_t lk_attn_jobs(int64_t tokens, int64_t heads, int64_t kv_heads) {
+	const int64_t tb = lk_attn_token_block(heads, kv_heads);
+	return (tokens + tb - 1) / tb * kv_heads;
+}
+
+int64_t lk_attn_scratch_floats(int64_t heads, int64_t kv_heads, int64_t hd) {
+	const int64_t rows = lk_attn_token_block(heads, kv_heads) * (heads / kv_heads), hdp = (hd + 15) & ~(int64_t)15;
+	return rows * hdp + rows * LK_BK + 3 * rows + LK_BK * hd + LK_BK * hdp + 16;
+}
+
+int lk_kv_store(int level, int type, uint8_t *kc, uint8_t *vc, int64_t cap, int64_t kv_heads, int64_t hd,
+                const float *k, const float *v, int64_t start, int64_t tokens) {
 	switch (level) {
 #if defined(__x86_64__)
 	case LK_AVX2:
 	case LK_AVXVNNI:
-		return lk_attention_avx2(q, kc, vc, out, start, heads, kv_heads, hd, scale, j0, j1, scratch);
+		return lk_kv_store_avx2(type, kc, vc, cap, kv_heads, hd, k, v, start, tokens);
 	case LK_AVX512:
-		return lk_attention_avx512(q, kc, vc, out, start, heads, kv_heads, hd, scale, j0, j1, scratch);
+		return lk_kv_store_avx512(type, kc, vc, cap, kv_heads, hd, k, v, start, tokens);
 #endif
-#if defined(__aarch64__)
+	}
+	return lk_kv_store_portable(type, kc, vc, cap, kv_heads, hd, k, v, start, tokens);
+}
+
+int lk_attention(int level, int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap, float *out,
+                 int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0,
+                 int64_t j1, float *scratch) {
+	switch (level) {
+#if defined(__x86_64__)
+	case LK_AVX2:
+	case LK_AVXVNNI:
+		return lk_attention_avx2(type, q, kc, vc, cap, out, start, tokens, heads, kv_heads, hd, scale, j0, j1, scratch);
+	case LK_AVX512:
+		return lk_attention_avx512(type, q, kc, vc, cap, out, start, tokens, heads, kv_heads, hd, scale, j0, j1, scratch);
+#endif
+	case LK_GENERIC:
 	case LK_NEON:
 	case LK_NEON_DOT:
-		return lk_attention_neon(q, kc, vc, out, start, heads, kv_heads, hd, scale, j0, j1, scratch);
-#endif
+		return lk_attention_portable(type, q, kc, vc, cap, out, start, tokens, heads, kv_heads, hd, scale, j0, j1, scratch);
 	}
 	return -1;
 }
@@ -181,14 +218,23 @@ int64_t lk_pool_quantize(lk_pool *p, int level, int kind, int off, const float *
 	(void)p;
 	return lk_quantize(level, kind, off, x, k, 0, n, out);
 }
-int lk_pool_attention(lk_pool *p, int level, const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                      int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t jobs, float *scratch,
-                      int64_t scratch_stride) {
+int lk_pool_attention(lk_pool *p, int level, int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap,
+                      float *out, int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,
+                      float *scratch, int64_t scratch_stride) {
 	(void)p, (void)scratch_stride;
-	return lk_attention(level, q, kc, vc, out, start, heads, kv_heads, hd, scale, 0, jobs, scratch);
+	return lk_attention(level, type, q, kc, vc, cap, out, start, tokens, heads, kv_heads, hd, scale, 0,
+	                    lk_attn_jobs(tokens, heads, kv_heads), scratch);
 }
 int lk_pool_swiglu(lk_pool *p, int level, float *dst, const float *gate, const float *up, int64_t n) {
 	(void)p;
 	return lk_swiglu(level, dst, gate, up, n);
 }
 #endif
+
+// The portable attention kernel: the template over plain 16-float arrays.
+#define F(name) name##_portable
+#define INL static inline
+#define FN static
+#define LK_TARGET
+#include "kern_attn_portable.h"
+#include "kern_attn_tmpl.h"

@@ -73,14 +73,42 @@ int64_t lk_scratch_bytes(int type, int64_t k);
 int lk_matmul(int level, int type, const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1,
               const uint8_t *act, int64_t act_stride, int64_t n, float *dst, int64_t dst_stride, uint8_t *scratch);
 
-// lk_attention computes causal attention for the query rows of jobs
-// [j0, j1), where job = t*heads + h: out row t, head h gets
-// softmax(q·kᵀ·scale)·v over cache positions 0..start+t. q and out are rows
-// of heads*hd floats; the caches hold positions of kv_dim floats, and head h
-// reads KV head h/(heads/kv_heads). scratch holds start+tokens floats.
-// Returns -1 for a level it does not handle.
-int lk_attention(int level, const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                 int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1, float *scratch);
+// KV cache element types (the values of engine.KVType).
+enum {
+	LK_KV_F16 = 0,
+	LK_KV_F32 = 1,
+	LK_KV_Q8_0 = 2,
+};
+
+// lk_kv_bytes returns the bytes of one layer's key (or value) cache of
+// cap positions (a multiple of 16) of kv_dim values of type type, or -1
+// for a type or size the layouts do not hold.
+int64_t lk_kv_bytes(int type, int64_t cap, int64_t kv_dim);
+
+// lk_kv_store writes the keys and values of tokens rows (rows of
+// kv_heads*hd floats) at positions start.. of the caches kc and vc (cap
+// positions, layouts in kern_attn_tmpl.h). Returns -1 for a type or level
+// it does not handle.
+int lk_kv_store(int level, int type, uint8_t *kc, uint8_t *vc, int64_t cap, int64_t kv_heads, int64_t hd,
+                const float *k, const float *v, int64_t start, int64_t tokens);
+
+// lk_attn_jobs returns the number of attention jobs for a batch of tokens:
+// one per KV head and block of tokens.
+int64_t lk_attn_jobs(int64_t tokens, int64_t heads, int64_t kv_heads);
+
+// lk_attn_scratch_floats returns the scratch (floats) one worker needs.
+int64_t lk_attn_scratch_floats(int64_t heads, int64_t kv_heads, int64_t hd);
+
+// lk_attention computes causal attention for jobs [j0, j1) (lk_attn_jobs):
+// out row t, head h gets softmax(q·kᵀ·scale)·v over cache positions
+// 0..start+t, where head h reads KV head h/(heads/kv_heads). q and out are
+// rows of heads*hd floats; the batch's keys and values must already be in
+// the caches (lk_kv_store). scratch holds lk_attn_scratch_floats floats.
+// LK_GENERIC runs the portable C kernel. Returns -1 for a type or level it
+// does not handle.
+int lk_attention(int level, int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap, float *out,
+                 int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0,
+                 int64_t j1, float *scratch);
 
 // lk_swiglu sets dst[i] = silu(gate[i])·up[i] for i in [0, n).
 int lk_swiglu(int level, float *dst, const float *gate, const float *up, int64_t n);
@@ -107,10 +135,10 @@ int lk_pool_matmul(lk_pool *p, int level, int type, const uint8_t *w, int64_t ro
 int64_t lk_pool_quantize(lk_pool *p, int level, int kind, int off, const float *x, int64_t k, int64_t n, uint8_t *out);
 
 // lk_pool_attention runs lk_attention over jobs [0, jobs); worker i's
-// scores are scratch + i*scratch_stride.
-int lk_pool_attention(lk_pool *p, int level, const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                      int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t jobs, float *scratch,
-                      int64_t scratch_stride);
+// scratch is scratch + i*scratch_stride.
+int lk_pool_attention(lk_pool *p, int level, int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap,
+                      float *out, int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,
+                      float *scratch, int64_t scratch_stride);
 
 // lk_pool_swiglu runs lk_swiglu over [0, n) in chunks.
 int lk_pool_swiglu(lk_pool *p, int level, float *dst, const float *gate, const float *up, int64_t n);

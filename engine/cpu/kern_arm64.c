@@ -54,11 +54,6 @@ int64_t lk_quantize_neon(int kind, int off, const float *x, int64_t k, int64_t r
 	return bad;
 }
 
-int lk_attention_neon(const float *q, const float *kc, const float *vc, float *out, int64_t start, int64_t heads,
-                      int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1, float *scratch) {
-	return lk_attention_portable(q, kc, vc, out, start, heads, kv_heads, hd, scale, j0, j1, scratch);
-}
-
 int lk_swiglu_neon(float *dst, const float *gate, const float *up, int64_t n) {
 	return lk_swiglu_portable(dst, gate, up, n);
 }

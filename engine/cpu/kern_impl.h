@@ -65,6 +65,19 @@
 #define DEC_K_DB(k) (2 * (k) + (k) / 8 + (k) / 64)
 #define DEC_K_BYTES(k) (((2 * (k) + (k) / 8 + (k) / 32) + 63) & ~(int64_t)63)
 
+// Attention tiles (kern_attn_tmpl.h): keys per block, query rows per job,
+// and the bytes of one Q8_0 key group (16 scales, then 32×16 quants).
+#define LK_BK 64
+#define LK_BQ 64
+#define LK_KQ8_GROUP (32 + 32 * 16)
+
+// lk_attn_token_block returns the tokens of one attention job: about LK_BQ
+// query rows (tokens × the heads sharing a KV head).
+static inline int64_t lk_attn_token_block(int64_t heads, int64_t kv_heads) {
+	const int64_t g = heads / kv_heads;
+	return g >= LK_BQ ? 1 : LK_BQ / g;
+}
+
 // Block sizes in bytes of the weight types.
 #define BYTES_Q4_0 18
 #define BYTES_Q4_1 20
@@ -82,11 +95,19 @@
 	int lk_matmul_##sfx(int type, const uint8_t *w, int64_t row_bytes, int64_t k, int64_t r0, int64_t r1,               \
 	                    const uint8_t *act, int64_t act_stride, int64_t n, float *dst, int64_t dst_stride,             \
 	                    uint8_t *scratch);                                                                             \
-	int lk_attention_##sfx(const float *q, const float *kc, const float *vc, float *out, int64_t start,                \
-	                       int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1,           \
-	                       float *scratch);                                                                            \
+	int lk_attention_##sfx(int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap, float *out,     \
+	                       int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,    \
+	                       int64_t j0, int64_t j1, float *scratch);                                                    \
+	int lk_kv_store_##sfx(int type, uint8_t *kc, uint8_t *vc, int64_t cap, int64_t kv_heads, int64_t hd,              \
+	                      const float *k, const float *v, int64_t start, int64_t tokens);                              \
 	int lk_swiglu_##sfx(float *dst, const float *gate, const float *up, int64_t n);
 
+// The portable C attention (kern.c), for LK_GENERIC and the arm64 levels.
+int lk_attention_portable(int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap, float *out,
+                          int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,
+                          int64_t j0, int64_t j1, float *scratch);
+int lk_kv_store_portable(int type, uint8_t *kc, uint8_t *vc, int64_t cap, int64_t kv_heads, int64_t hd, const float *k,
+                         const float *v, int64_t start, int64_t tokens);
 #if defined(__x86_64__)
 LK_DECLARE_LEVEL(avx2)
 LK_DECLARE_LEVEL(avxvnni)
@@ -351,50 +372,7 @@ static inline void lk_round_row(int kind, const float *x, int64_t k, float *out)
 	}
 }
 
-// Portable attention and SwiGLU (the arm64 levels use these; the compiler
-// vectorizes the inner loops).
-static inline int lk_attention_portable(const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                                        int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1,
-                                        float *scores) {
-	const int64_t group = heads / kv_heads, kv_dim = kv_heads * hd, q_dim = heads * hd;
-	for (int64_t job = j0; job < j1; job++) {
-		const int64_t t = job / heads, h = job % heads, n = start + t + 1;
-		const float *qv = q + t * q_dim + h * hd;
-		const int64_t off = (h / group) * hd;
-		float *o = out + t * q_dim + h * hd;
-		float mx = -__builtin_inff();
-		for (int64_t j = 0; j < n; j++) {
-			const float *kj = kc + j * kv_dim + off;
-			float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-			int64_t i = 0;
-			for (; i + 4 <= hd; i += 4) {
-				s0 += qv[i] * kj[i];
-				s1 += qv[i + 1] * kj[i + 1];
-				s2 += qv[i + 2] * kj[i + 2];
-				s3 += qv[i + 3] * kj[i + 3];
-			}
-			for (; i < hd; i++) s0 += qv[i] * kj[i];
-			float s = ((s0 + s1) + (s2 + s3)) * scale;
-			scores[j] = s;
-			mx = s > mx ? s : mx;
-		}
-		float sum = 0;
-		for (int64_t j = 0; j < n; j++) {
-			scores[j] = expf(scores[j] - mx);
-			sum += scores[j];
-		}
-		const float inv = 1.0f / sum;
-		for (int64_t i = 0; i < hd; i++) o[i] = 0;
-		for (int64_t j = 0; j < n; j++) {
-			const float p = scores[j];
-			const float *vj = vc + j * kv_dim + off;
-			for (int64_t i = 0; i < hd; i++) o[i] += p * vj[i];
-		}
-		for (int64_t i = 0; i < hd; i++) o[i] *= inv;
-	}
-	return 0;
-}
-
+// Portable SwiGLU (the arm64 levels use it; the compiler vectorizes the loop).
 static inline int lk_swiglu_portable(float *dst, const float *gate, const float *up, int64_t n) {
 	for (int64_t i = 0; i < n; i++) {
 		float g = gate[i];

@@ -1094,72 +1094,136 @@ LK_TARGET int F(lk_swiglu)(float *dst, const float *gate, const float *up, int64
 	return 0;
 }
 
-INL float F(dotf)(const float *a, const float *b, int64_t n) {
-	__m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-	int64_t i = 0;
-	for (; i + 16 <= n; i += 16) {
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-	}
-	for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-	float s = F(hsum)(_mm256_add_ps(s0, s1));
-	for (; i < n; i++) s += a[i] * b[i];
-	return s;
-}
+// ---------------------------------------------------------------------------
+// Attention (kern_attn_tmpl.h) over 16-lane float vectors: one zmm at the
+// AVX-512 level, two ymm below it.
 
-LK_TARGET int F(lk_attention)(const float *q, const float *kc, const float *vc, float *out, int64_t start, int64_t heads,
-                    int64_t kv_heads, int64_t hd, float scale, int64_t j0, int64_t j1, float *scores) {
-	const int64_t group = heads / kv_heads, kv_dim = kv_heads * hd, q_dim = heads * hd;
-	for (int64_t job = j0; job < j1; job++) {
-		const int64_t t = job / heads, h = job % heads, n = start + t + 1;
-		const float *qv = q + t * q_dim + h * hd;
-		const int64_t off = (h / group) * hd;
-		float *o = out + t * q_dim + h * hd;
-		float mx = -__builtin_inff();
-		for (int64_t j = 0; j < n; j++) {
-			float s = F(dotf)(qv, kc + j * kv_dim + off, hd) * scale;
-			scores[j] = s;
-			mx = s > mx ? s : mx;
-		}
-		__m256 sum8 = _mm256_setzero_ps(), mv = _mm256_set1_ps(mx);
-		int64_t j = 0;
-		for (; j + 8 <= n; j += 8) {
-			__m256 e = F(exp8)(_mm256_sub_ps(_mm256_loadu_ps(scores + j), mv));
-			_mm256_storeu_ps(scores + j, e);
-			sum8 = _mm256_add_ps(sum8, e);
-		}
-		float sum = F(hsum)(sum8);
-		for (; j < n; j++) {
-			float e = expf(scores[j] - mx);
-			scores[j] = e;
-			sum += e;
-		}
-		const float inv = 1.0f / sum;
-		int64_t i = 0;
-		for (; i + 32 <= hd; i += 32) {
-			__m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-			for (int64_t p = 0; p < n; p++) {
-				const float *v = vc + p * kv_dim + off + i;
-				__m256 s = _mm256_broadcast_ss(scores + p);
-				a0 = _mm256_fmadd_ps(s, _mm256_loadu_ps(v), a0);
-				a1 = _mm256_fmadd_ps(s, _mm256_loadu_ps(v + 8), a1);
-				a2 = _mm256_fmadd_ps(s, _mm256_loadu_ps(v + 16), a2);
-				a3 = _mm256_fmadd_ps(s, _mm256_loadu_ps(v + 24), a3);
-			}
-			const __m256 iv = _mm256_set1_ps(inv);
-			_mm256_storeu_ps(o + i, _mm256_mul_ps(a0, iv));
-			_mm256_storeu_ps(o + i + 8, _mm256_mul_ps(a1, iv));
-			_mm256_storeu_ps(o + i + 16, _mm256_mul_ps(a2, iv));
-			_mm256_storeu_ps(o + i + 24, _mm256_mul_ps(a3, iv));
-		}
-		for (; i < hd; i++) {
-			float a = 0;
-			for (int64_t p = 0; p < n; p++) a += scores[p] * vc[p * kv_dim + off + i];
-			o[i] = a * inv;
-		}
-	}
-	return 0;
+#if LK_LEVEL == 3
+// exp for 16 lanes: exp8's polynomial.
+INL __m512 F(exp16)(__m512 x) {
+	x = _mm512_min_ps(x, _mm512_set1_ps(88.3762626647949f));
+	x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
+	__m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+	x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+	__m512 z = _mm512_mul_ps(x, x);
+	__m512 y = _mm512_set1_ps(1.9875691500E-4f);
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+	y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+	y = _mm512_fmadd_ps(y, z, _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+	__m512i n = _mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127));
+	n = _mm512_max_epi32(n, _mm512_setzero_si512());
+	n = _mm512_min_epi32(n, _mm512_set1_epi32(255));
+	return _mm512_mul_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(n, 23)));
 }
+INL __m512 F(vf_keep)(__m512 v, int64_t n, float fill) {
+	const __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+	return _mm512_mask_blend_ps(m, _mm512_set1_ps(fill), v);
+}
+INL float F(vf_rmax)(__m512 v) {
+	__m256 m = _mm256_max_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+	__m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+	s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_max_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+#define vf __m512
+#define VF_ZERO() _mm512_setzero_ps()
+#define VF_SET1(a) _mm512_set1_ps(a)
+#define VF_LOAD(p) _mm512_loadu_ps(p)
+#define VF_LOAD_H(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define VF_LOAD_I8(p) _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(p))))
+#define VF_STORE(p, v) _mm512_storeu_ps((p), (v))
+#define VF_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VF_MUL(a, b) _mm512_mul_ps((a), (b))
+#define VF_ADD(a, b) _mm512_add_ps((a), (b))
+#define VF_SUB(a, b) _mm512_sub_ps((a), (b))
+#define VF_MAX(a, b) _mm512_max_ps((a), (b))
+#define VF_KEEP(v, n, fill) F(vf_keep)((v), (n), (fill))
+#define VF_RMAX(v) F(vf_rmax)(v)
+#define VF_RADD(v) F(hsum16)(v)
+#define VF_EXP(v) F(exp16)(v)
+#define LK_QR 6
+#define LK_VR 6
+#define LK_DV 4
+#else
+typedef struct {
+	__m256 lo, hi;
+} F(vf2);
+INL F(vf2) F(vf_make)(__m256 lo, __m256 hi) {
+	F(vf2) r = {lo, hi};
+	return r;
+}
+INL F(vf2) F(vf_load_h)(const void *p) {
+	const __m128i *h = (const __m128i *)p;
+	return F(vf_make)(_mm256_cvtph_ps(_mm_loadu_si128(h)), _mm256_cvtph_ps(_mm_loadu_si128(h + 1)));
+}
+INL F(vf2) F(vf_load_i8)(const int8_t *p) {
+	return F(vf_make)(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p))),
+	                  _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 8)))));
+}
+INL F(vf2) F(vf_keep)(F(vf2) v, int64_t n, float fill) {
+	const __m256 nf = _mm256_set1_ps((float)(n < 0 ? 0 : n > 16 ? 16 : n)), f = _mm256_set1_ps(fill);
+	const __m256 i0 = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7), i1 = _mm256_setr_ps(8, 9, 10, 11, 12, 13, 14, 15);
+	return F(vf_make)(_mm256_blendv_ps(f, v.lo, _mm256_cmp_ps(i0, nf, _CMP_LT_OQ)),
+	                  _mm256_blendv_ps(f, v.hi, _mm256_cmp_ps(i1, nf, _CMP_LT_OQ)));
+}
+INL float F(vf_rmax)(F(vf2) v) {
+	__m256 m = _mm256_max_ps(v.lo, v.hi);
+	__m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+	s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_max_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+#define vf F(vf2)
+#define VF_ZERO() F(vf_make)(_mm256_setzero_ps(), _mm256_setzero_ps())
+#define VF_SET1(a) F(vf_make)(_mm256_set1_ps(a), _mm256_set1_ps(a))
+#define VF_LOAD(p) F(vf_make)(_mm256_loadu_ps(p), _mm256_loadu_ps((p) + 8))
+#define VF_LOAD_H(p) F(vf_load_h)(p)
+#define VF_LOAD_I8(p) F(vf_load_i8)(p)
+#define VF_STORE(p, v) (_mm256_storeu_ps((p), (v).lo), _mm256_storeu_ps((p) + 8, (v).hi))
+#define VF_BIN(op, a, b) F(vf_make)(op((a).lo, (b).lo), op((a).hi, (b).hi))
+#define VF_FMA(a, b, c) F(vf_make)(_mm256_fmadd_ps((a).lo, (b).lo, (c).lo), _mm256_fmadd_ps((a).hi, (b).hi, (c).hi))
+#define VF_MUL(a, b) VF_BIN(_mm256_mul_ps, a, b)
+#define VF_ADD(a, b) VF_BIN(_mm256_add_ps, a, b)
+#define VF_SUB(a, b) VF_BIN(_mm256_sub_ps, a, b)
+#define VF_MAX(a, b) VF_BIN(_mm256_max_ps, a, b)
+#define VF_KEEP(v, n, fill) F(vf_keep)((v), (n), (fill))
+#define VF_RMAX(v) F(vf_rmax)(v)
+#define VF_RADD(v) F(hsum)(_mm256_add_ps((v).lo, (v).hi))
+#define VF_EXP(v) F(vf_make)(F(exp8)((v).lo), F(exp8)((v).hi))
+#define LK_QR 1
+#define LK_VR 2
+#define LK_DV 2
+#endif
+#define F2H(x) _cvtss_sh((x), 0)
+
+#include "kern_attn_tmpl.h"
+
+#undef vf
+#undef VF_ZERO
+#undef VF_SET1
+#undef VF_LOAD
+#undef VF_LOAD_H
+#undef VF_LOAD_I8
+#undef VF_STORE
+#undef VF_BIN
+#undef VF_FMA
+#undef VF_MUL
+#undef VF_ADD
+#undef VF_SUB
+#undef VF_MAX
+#undef VF_KEEP
+#undef VF_RMAX
+#undef VF_RADD
+#undef VF_EXP
+#undef LK_QR
+#undef LK_VR
+#undef LK_DV
+#undef F2H
 
 #undef LK_CAT2
 #undef LK_CAT

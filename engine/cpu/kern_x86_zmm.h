@@ -14,6 +14,10 @@
 // not depend on its batch (checked by the tests).
 
 #define LK_PANEL 16
+// LK_Q4K_GENERIC 1 sends Q4_K through the generic K-quant panel (to compare).
+#ifndef LK_Q4K_GENERIC
+#define LK_Q4K_GENERIC 0
+#endif
 
 #if LK_ZMM_PART == 1
 
@@ -277,9 +281,6 @@ INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 	const float *dy = (const float *)(act + Q8B_D(k));
 	const int32_t *itot = (const int32_t *)(act + Q8B_IT(k));
 	const __mmask16 valid = (__mmask16)((1u << nr) - 1);
-	uint16_t iq[32];
-	for (int i = 0; i < 16; i++) iq[i] = (uint16_t)(1 + i), iq[16 + i] = (uint16_t)(18 + i);
-	const __m512i idxq = _mm512_loadu_si512(iq);
 	int64_t off[LK_PANEL];
 	for (int r = 0; r < LK_PANEL; r++) off[r] = (r < nr ? r : 0) * row_bytes;
 	__m512 acc = _mm512_setzero_ps();
@@ -301,19 +302,20 @@ INL void F(gemv_q80_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int n
 				dw[j] = _mm512_loadu_ps(d16);
 			}
 		}
-		// Two blocks of a row per vector: a word permute of the 68 bytes
-		// of blocks j and j+1 puts their quants side by side, meeting the
-		// two blocks' activations; red16x2 then gives each block's sum.
+		// Two blocks of a row per vector: the quants of blocks j and j+1
+		// side by side (two 32-byte loads), meeting the two blocks'
+		// activations; red16x2 then gives each block's sum.
 		for (int j = 0; j < cnt; j += 2) {
 			const int64_t b = b0 + j;
 			const int two = j + 1 < cnt;
-			const __mmask64 ma = two ? ~0ull : (1ull << BB) - 1, mb = two ? 0xF : 0;
 			const __m512i y = _mm512_maskz_loadu_epi8(two ? ~0ull : 0xFFFFFFFFull, act + 32 * b);
 			__m512i p[LK_PANEL];
 #pragma GCC unroll 16
 			for (int r = 0; r < LK_PANEL; r++) {
 				const uint8_t *blk = w + off[r] + BB * b;
-				const __m512i q = _mm512_permutex2var_epi16(_mm512_maskz_loadu_epi8(ma, blk), idxq, _mm512_maskz_loadu_epi8(mb, blk + 64));
+				const __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + 2));
+				const __m512i q = two ? _mm512_inserti64x4(_mm512_castsi256_si512(lo), _mm256_loadu_si256((const __m256i *)(blk + BB + 2)), 1)
+				                      : _mm512_zextsi256_si512(lo);
 				p[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(q, _mm512_set1_epi8((char)0x80)), y);
 			}
 			__m512i s0, s1;
@@ -398,12 +400,84 @@ INL __m512i F(ks_quants64)(const int TY, const uint8_t *blk, const int m) {
 #undef LK_HALVES
 }
 
+// gemv_q4k_panel is gemv_k_panel for Q4_K with less work per super-block:
+// the 6-bit scales and mins unpack in general registers (SWAR, as ggml's
+// kmask code), and each 64-byte load of quants splits into two vectors of
+// nibbles that meet activations regrouped once per super-block for all 16
+// rows (low nibbles: sub-blocks 4h and 4h+2; high: 4h+1 and 4h+3). The
+// integer sums are those of gemv_k_panel, so the results are the same bits.
+INL void F(gemv_q4k_panel)(const uint8_t *w, int64_t row_bytes, int64_t k, int nr, const uint8_t *act, float *out) {
+	const int bb = BYTES_Q4_K;
+	const int64_t ns = k / 256;
+	const float *yd = (const float *)(act + Q8K_D(k));
+	const __mmask16 valid = (__mmask16)((1u << nr) - 1);
+	const __m128i dupm = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+	const __m512i m4 = _mm512_set1_epi8(0x0F);
+	// Scale lanes: vector (h, half) takes sub-blocks 4h+half (int16 lanes
+	// 0-15) and 4h+half+2 (lanes 16-31).
+	__m512i sidx[4];
+	for (int v = 0; v < 4; v++) {
+		const int j0 = 4 * (v / 2) + v % 2;
+		sidx[v] = _mm512_inserti64x4(_mm512_set1_epi16((short)j0), _mm256_set1_epi16((short)(j0 + 2)), 1);
+	}
+	__m512 acc = _mm512_setzero_ps();
+	__m512i part[LK_PANEL];
+	float da[LK_PANEL], db[LK_PANEL];
+	for (int64_t s = 0; s < ns; s++) {
+		const int8_t *y = (const int8_t *)act + 256 * s;
+		const __m256i bs = _mm256_loadu_si256((const __m256i *)(act + Q8K_BS(k) + 32 * s));
+		__m512i yv[4];
+		for (int v = 0; v < 4; v++) {
+			const int8_t *y0 = y + 128 * (v / 2) + 32 * (v % 2);
+			yv[v] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y0)),
+			                           _mm256_loadu_si256((const __m256i *)(y0 + 64)), 1);
+		}
+		for (int r = 0; r < LK_PANEL; r++) {
+			if (r >= nr) {
+				part[r] = _mm512_setzero_si512();
+				da[r] = db[r] = 0;
+				continue;
+			}
+			const uint8_t *blk = w + r * row_bytes + bb * s;
+			LK_PREFETCH2(blk, bb * s, row_bytes, bb);
+			const uint32_t a = lk_u32(blk + 4), b = lk_u32(blk + 8), c = lk_u32(blk + 12);
+			const uint64_t sc8 = (uint64_t)(a & 0x3F3F3F3Fu) | (uint64_t)((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u)) << 32;
+			const uint64_t mn8 = (uint64_t)(b & 0x3F3F3F3Fu) | (uint64_t)(((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u)) << 32;
+			const __m128i sm = _mm_set_epi64x((long long)mn8, (long long)sc8);
+			const __m512i scw = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+			const __m256i cf = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm, dupm));
+			da[r] = F(h2f)(blk);
+			db[r] = -F(h2f)(blk + 2);
+			const __m512i x0 = _mm512_loadu_si512(blk + 16), x1 = _mm512_loadu_si512(blk + 80);
+			const __m512i q0 = _mm512_and_si512(x0, m4), q1 = _mm512_and_si512(_mm512_srli_epi16(x0, 4), m4);
+			const __m512i q2 = _mm512_and_si512(x1, m4), q3 = _mm512_and_si512(_mm512_srli_epi16(x1, 4), m4);
+			__m512i s0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(q0, yv[0]), _mm512_permutexvar_epi16(sidx[0], scw));
+			__m512i s1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_maddubs_epi16(q1, yv[1]), _mm512_permutexvar_epi16(sidx[1], scw));
+			s0 = _mm512_dpwssd_epi32(s0, _mm512_maddubs_epi16(q2, yv[2]), _mm512_permutexvar_epi16(sidx[2], scw));
+			s1 = _mm512_dpwssd_epi32(s1, _mm512_maddubs_epi16(q3, yv[3]), _mm512_permutexvar_epi16(sidx[3], scw));
+			const __m512i sum = _mm512_add_epi32(s0, s1);
+			const __m256i main8 = _mm256_add_epi32(_mm512_castsi512_si256(sum), _mm512_extracti64x4_epi64(sum, 1));
+			part[r] = _mm512_inserti64x4(_mm512_castsi256_si512(main8), _mm256_madd_epi16(cf, bs), 1);
+		}
+		__m512i mainv, biasv;
+		F(red16x2)(part, &mainv, &biasv);
+		const __m512 dyv = _mm512_set1_ps(yd[s]);
+		acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(mainv), _mm512_mul_ps(_mm512_loadu_ps(da), dyv), acc);
+		acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(biasv), _mm512_mul_ps(_mm512_loadu_ps(db), dyv), acc);
+	}
+	_mm512_mask_storeu_ps(out, valid, acc);
+}
+
 // gemv_k_panel computes one token's product for rows 0..nr-1 (nr ≤ 16) of
 // a K-quant weight: each row's super-block lane sums (Σ sc·q·y, Σ coef·bsum)
 // are reduced over the 16 rows at once.
 INL void F(gemv_k_panel)(const int TY, const uint8_t *w, int64_t row_bytes, int64_t k, int nr, const uint8_t *act,
                          float *out, uint8_t *scratch) {
 	(void)scratch;
+	if (TY == LK_Q4_K && !LK_Q4K_GENERIC) {
+		F(gemv_q4k_panel)(w, row_bytes, k, nr, act, out);
+		return;
+	}
 	const int bb = TY == LK_Q2_K ? BYTES_Q2_K : TY == LK_Q3_K ? BYTES_Q3_K : TY == LK_Q4_K ? BYTES_Q4_K : TY == LK_Q5_K ? BYTES_Q5_K : BYTES_Q6_K;
 	const int64_t ns = k / 256;
 	const float *yd = (const float *)(act + Q8K_D(k));

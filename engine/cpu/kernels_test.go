@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -340,43 +341,118 @@ func TestNonFiniteActivations(t *testing.T) {
 	}
 }
 
+// attnShape is an attention call: new tokens after start cached positions.
+type attnShape struct{ tokens, start, heads, kvHeads, hd int }
+
+var attnShapes = []attnShape{
+	{1, 0, 4, 4, 32}, {1, 37, 8, 2, 64}, {5, 3, 4, 1, 128}, {3, 0, 2, 2, 40},
+	{70, 100, 4, 4, 128}, // two token blocks, three key blocks
+	{20, 90, 8, 1, 64},   // a group of 8 query heads per KV head
+	{9, 200, 2, 2, 48},   // head size not a multiple of 16
+}
+
+// runAttention fills a cache with s.start random positions, then runs
+// attention for s.tokens new ones (in one batch, or one token at a time),
+// and returns the outputs of the second call and the cache.
+func runAttention(t *testing.T, b *Backend, typ engine.KVType, s attnShape, oneAtATime bool) ([]float32, *kvCache) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(s.start), uint64(s.hd)))
+	kvDim := s.kvHeads * s.hd
+	cache, err := b.AllocKV(s.start+s.tokens, kvDim, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qDim := s.heads * s.hd
+	call := func(start, n int, q, k, v []float32) []float32 {
+		qb, kb, vb, out := must(b.Alloc(n*qDim)), must(b.Alloc(n*kvDim)), must(b.Alloc(n*kvDim)), must(b.Alloc(n*qDim))
+		b.Write(qb, q)
+		b.Write(kb, k)
+		b.Write(vb, v)
+		b.Attention(out, qb, kb, vb, cache, engine.AttentionParams{Tokens: n, StartPos: start, Heads: s.heads, KVHeads: s.kvHeads, HeadDim: s.hd})
+		return readAll(b, out)
+	}
+	if s.start > 0 {
+		call(0, s.start, randomFloats(rng, s.start*qDim), randomFloats(rng, s.start*kvDim), randomFloats(rng, s.start*kvDim))
+	}
+	q, k, v := randomFloats(rng, s.tokens*qDim), randomFloats(rng, s.tokens*kvDim), randomFloats(rng, s.tokens*kvDim)
+	for i := range q {
+		q[i] *= 4 // peaked softmax rows
+	}
+	if !oneAtATime {
+		return call(s.start, s.tokens, q, k, v), cache.(*kvCache)
+	}
+	var out []float32
+	for i := 0; i < s.tokens; i++ {
+		out = append(out, call(s.start+i, 1, q[i*qDim:(i+1)*qDim], k[i*kvDim:(i+1)*kvDim], v[i*kvDim:(i+1)*kvDim])...)
+	}
+	return out, cache.(*kvCache)
+}
+
+// TestAttentionMatchesPortable checks the native attention (each level
+// and the portable C kernel) against the portable Go kernel, for every KV
+// cache type: the caches hold the same bytes and the outputs agree.
 func TestAttentionMatchesPortable(t *testing.T) {
-	type shape struct{ tokens, start, heads, kvHeads, hd int }
-	shapes := []shape{{1, 0, 4, 4, 32}, {1, 37, 8, 2, 64}, {5, 3, 4, 1, 128}, {3, 0, 2, 2, 40}}
+	levels := supportedLevels()
+	if nativeBuilt {
+		levels = append(levels, -1) // the portable C kernel
+	}
+	for _, typ := range engine.KVTypes() {
+		for _, s := range attnShapes {
+			if typ == engine.KVQ8_0 && s.hd%32 != 0 {
+				continue
+			}
+			ref := newBackend(2, levelGeneric)
+			want, wantCache := runAttention(t, ref, typ, s, false)
+			ref.Close()
+			for _, level := range levels {
+				name := levelName(level)
+				if level == -1 {
+					name = "portable-c"
+				}
+				t.Run(fmt.Sprintf("%s/%s/%+v", typ, name, s), func(t *testing.T) {
+					b := newBackend(2, level)
+					defer b.Close()
+					if level == -1 {
+						b.level = levelGeneric
+						b.portableC = true
+					}
+					got, cache := runAttention(t, b, typ, s, false)
+					if !bytes.Equal(cache.k, wantCache.k) || !bytes.Equal(cache.v, wantCache.v) {
+						t.Fatalf("the caches' bytes differ from the Go kernel's")
+					}
+					for i := range want {
+						if d := math.Abs(float64(got[i] - want[i])); !(d <= 2e-5) {
+							t.Fatalf("element %d: got %g, portable Go %g", i, got[i], want[i])
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestAttentionBatchInvariance checks that a token's attention output has
+// the same bits whether it comes alone or in a batch (the tiles of a batch
+// never change a row's arithmetic).
+func TestAttentionBatchInvariance(t *testing.T) {
 	for _, level := range supportedLevels() {
-		for _, s := range shapes {
-			t.Run(fmt.Sprintf("%s/%+v", levelName(level), s), func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(uint64(s.start), uint64(s.hd)))
-				ref, nat := newBackend(2, levelGeneric), newBackend(2, level)
-				defer ref.Close()
-				defer nat.Close()
-				kvDim := s.kvHeads * s.hd
-				capacity := s.start + s.tokens
-				outs := make([][]float32, 2)
-				for i, b := range []*Backend{ref, nat} {
-					rng := rand.New(rand.NewPCG(7, uint64(s.tokens)))
-					cache, err := b.AllocKV(capacity, kvDim, engine.KVF32)
-					if err != nil {
-						t.Fatal(err)
-					}
-					c := cache.(*kvCache)
-					copy(c.k, randomFloats(rng, s.start*kvDim))
-					copy(c.v, randomFloats(rng, s.start*kvDim))
-					q, k, v := must(b.Alloc(s.tokens*s.heads*s.hd)), must(b.Alloc(s.tokens*kvDim)), must(b.Alloc(s.tokens*kvDim))
-					b.Write(q, randomFloats(rng, s.tokens*s.heads*s.hd))
-					b.Write(k, randomFloats(rng, s.tokens*kvDim))
-					b.Write(v, randomFloats(rng, s.tokens*kvDim))
-					out := must(b.Alloc(s.tokens * s.heads * s.hd))
-					b.Attention(out, q, k, v, cache, engine.AttentionParams{Tokens: s.tokens, StartPos: s.start, Heads: s.heads, KVHeads: s.kvHeads, HeadDim: s.hd})
-					outs[i] = readAll(b, out)
+		for _, typ := range engine.KVTypes() {
+			for _, s := range attnShapes {
+				if typ == engine.KVQ8_0 && s.hd%32 != 0 {
+					continue
 				}
-				_ = rng
-				for i := range outs[0] {
-					if d := math.Abs(float64(outs[0][i] - outs[1][i])); d > 1e-5 {
-						t.Fatalf("element %d: native %g, portable %g", i, outs[1][i], outs[0][i])
+				t.Run(fmt.Sprintf("%s/%s/%+v", levelName(level), typ, s), func(t *testing.T) {
+					b := newBackend(2, level)
+					defer b.Close()
+					batch, _ := runAttention(t, b, typ, s, false)
+					one, _ := runAttention(t, b, typ, s, true)
+					for i := range batch {
+						if batch[i] != one[i] {
+							t.Fatalf("element %d: in a batch %g, alone %g", i, batch[i], one[i])
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }
@@ -441,6 +517,21 @@ func TestBatchInvariance(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestActivationRowBytesAgree: the engine's memory model counts quantized
+// activation rows as the native kernels lay them out.
+func TestActivationRowBytesAgree(t *testing.T) {
+	if !nativeBuilt {
+		t.Skip("no native kernels in this build")
+	}
+	for _, typ := range productTypes {
+		for _, k := range []int{256, 4096, 11008, 28672} {
+			if got, want := engine.ActivationRowBytes(typ, k), int64(nativeActRowBytes(nativeActKind(typ), k)); got != want {
+				t.Errorf("%s, %d values: engine counts %d bytes, the kernels use %d", typ, k, got, want)
+			}
 		}
 	}
 }

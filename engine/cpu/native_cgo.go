@@ -51,10 +51,32 @@ func nativeMatMul(level int, t gguf.TensorType, w []byte, rowBytes, k, r0, r1 in
 		bytePtr(act), C.int64_t(actStride), C.int64_t(n), floatPtr(dst), C.int64_t(dstStride), bytePtr(scratch)) == 0
 }
 
-// nativeAttention runs attention jobs [j0, j1) (job = token·heads + head).
-func nativeAttention(level int, q, kc, vc, out []float32, start, heads, kvHeads, hd int, scale float32, j0, j1 int, scratch []float32) bool {
-	return C.lk_attention(C.int(level), floatPtr(q), floatPtr(kc), floatPtr(vc), floatPtr(out), C.int64_t(start),
-		C.int64_t(heads), C.int64_t(kvHeads), C.int64_t(hd), C.float(scale), C.int64_t(j0), C.int64_t(j1), floatPtr(scratch)) == 0
+// nativeKVBytes returns the bytes of one layer's key (or value) cache, or -1.
+func nativeKVBytes(typ, capacity, kvDim int) int {
+	return int(C.lk_kv_bytes(C.int(typ), C.int64_t(capacity), C.int64_t(kvDim)))
+}
+
+// nativeKVStore writes tokens keys and values at positions start.. of a cache.
+func nativeKVStore(level, typ int, kc, vc []byte, capacity, kvHeads, hd int, k, v []float32, start, tokens int) bool {
+	return C.lk_kv_store(C.int(level), C.int(typ), bytePtr(kc), bytePtr(vc), C.int64_t(capacity), C.int64_t(kvHeads),
+		C.int64_t(hd), floatPtr(k), floatPtr(v), C.int64_t(start), C.int64_t(tokens)) == 0
+}
+
+// nativeAttnJobs returns the number of attention jobs of a batch.
+func nativeAttnJobs(tokens, heads, kvHeads int) int {
+	return int(C.lk_attn_jobs(C.int64_t(tokens), C.int64_t(heads), C.int64_t(kvHeads)))
+}
+
+// nativeAttnScratch returns the floats of scratch one attention worker needs.
+func nativeAttnScratch(heads, kvHeads, hd int) int {
+	return int(C.lk_attn_scratch_floats(C.int64_t(heads), C.int64_t(kvHeads), C.int64_t(hd)))
+}
+
+// nativeAttention runs attention jobs [j0, j1) (nativeAttnJobs).
+func nativeAttention(level, typ int, q []float32, kc, vc []byte, capacity int, out []float32, start, tokens, heads, kvHeads, hd int, scale float32, j0, j1 int, scratch []float32) bool {
+	return C.lk_attention(C.int(level), C.int(typ), floatPtr(q), bytePtr(kc), bytePtr(vc), C.int64_t(capacity), floatPtr(out),
+		C.int64_t(start), C.int64_t(tokens), C.int64_t(heads), C.int64_t(kvHeads), C.int64_t(hd), C.float(scale),
+		C.int64_t(j0), C.int64_t(j1), floatPtr(scratch)) == 0
 }
 
 // nativeSwiGLU sets dst[i] = silu(gate[i])·up[i].
@@ -105,9 +127,10 @@ func (np *nativePool) quantize(level, kind, off int, x []float32, k, n int, out 
 	return int(C.lk_pool_quantize(np.p, C.int(level), C.int(kind), C.int(off), floatPtr(x), C.int64_t(k), C.int64_t(n), bytePtr(out)))
 }
 
-func (np *nativePool) attention(level int, q, kc, vc, out []float32, start, heads, kvHeads, hd int, scale float32, jobs int, scratch []float32, scratchStride int) {
-	C.lk_pool_attention(np.p, C.int(level), floatPtr(q), floatPtr(kc), floatPtr(vc), floatPtr(out), C.int64_t(start),
-		C.int64_t(heads), C.int64_t(kvHeads), C.int64_t(hd), C.float(scale), C.int64_t(jobs), floatPtr(scratch), C.int64_t(scratchStride))
+func (np *nativePool) attention(level, typ int, q []float32, kc, vc []byte, capacity int, out []float32, start, tokens, heads, kvHeads, hd int, scale float32, scratch []float32, scratchStride int) bool {
+	return C.lk_pool_attention(np.p, C.int(level), C.int(typ), floatPtr(q), bytePtr(kc), bytePtr(vc), C.int64_t(capacity),
+		floatPtr(out), C.int64_t(start), C.int64_t(tokens), C.int64_t(heads), C.int64_t(kvHeads), C.int64_t(hd), C.float(scale),
+		floatPtr(scratch), C.int64_t(scratchStride)) == 0
 }
 
 func (np *nativePool) swiglu(level int, dst, gate, up []float32) {

@@ -16,7 +16,13 @@ func nativeQuantize(int, int, int, []float32, int, int, int, []byte) int { retur
 func nativeMatMul(int, gguf.TensorType, []byte, int, int, int, int, []byte, int, int, []float32, int, []byte) bool {
 	return false
 }
-func nativeAttention(int, []float32, []float32, []float32, []float32, int, int, int, int, float32, int, int, []float32) bool {
+func nativeKVBytes(int, int, int) int { return -1 }
+func nativeKVStore(int, int, []byte, []byte, int, int, int, []float32, []float32, int, int) bool {
+	return false
+}
+func nativeAttnJobs(int, int, int) int    { return 0 }
+func nativeAttnScratch(int, int, int) int { return 0 }
+func nativeAttention(int, int, []float32, []byte, []byte, int, []float32, int, int, int, int, int, float32, int, int, []float32) bool {
 	return false
 }
 func nativeSwiGLU(int, []float32, []float32, []float32) bool { return false }
@@ -31,6 +37,7 @@ func (*nativePool) matmul(int, gguf.TensorType, []byte, int, int, int, []byte, i
 	return false
 }
 func (*nativePool) quantize(int, int, int, []float32, int, int, []byte) int { return 0 }
-func (*nativePool) attention(int, []float32, []float32, []float32, []float32, int, int, int, int, float32, int, []float32, int) {
+func (*nativePool) attention(int, int, []float32, []byte, []byte, int, []float32, int, int, int, int, int, float32, []float32, int) bool {
+	return false
 }
 func (*nativePool) swiglu(int, []float32, []float32, []float32) {}

@@ -279,27 +279,31 @@ int64_t lk_pool_quantize(lk_pool *p, int level, int kind, int off, const float *
 }
 
 typedef struct {
-	int level;
-	const float *q, *kc, *vc;
+	int level, type;
+	const float *q;
+	const uint8_t *kc, *vc;
+	int64_t cap;
 	float *out;
-	int64_t start, heads, kv_heads, hd;
+	int64_t start, tokens, heads, kv_heads, hd;
 	float scale;
 	float *scratch;
 	int64_t scratch_stride;
+	_Atomic int failed;
 } lk_attn_job;
 
 static void lk_attn_chunk(const void *ctx, int worker, int64_t lo, int64_t hi) {
-	const lk_attn_job *j = ctx;
-	lk_attention(j->level, j->q, j->kc, j->vc, j->out, j->start, j->heads, j->kv_heads, j->hd, j->scale, lo, hi,
-	             j->scratch + worker * j->scratch_stride);
+	lk_attn_job *j = (lk_attn_job *)ctx;
+	if (lk_attention(j->level, j->type, j->q, j->kc, j->vc, j->cap, j->out, j->start, j->tokens, j->heads, j->kv_heads,
+	                 j->hd, j->scale, lo, hi, j->scratch + worker * j->scratch_stride) != 0)
+		atomic_store(&j->failed, 1);
 }
 
-int lk_pool_attention(lk_pool *p, int level, const float *q, const float *kc, const float *vc, float *out, int64_t start,
-                      int64_t heads, int64_t kv_heads, int64_t hd, float scale, int64_t jobs, float *scratch,
-                      int64_t scratch_stride) {
-	lk_attn_job j = {level, q, kc, vc, out, start, heads, kv_heads, hd, scale, scratch, scratch_stride};
-	lk_pool_run(p, lk_attn_chunk, &j, jobs, 1);
-	return 0;
+int lk_pool_attention(lk_pool *p, int level, int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap,
+                      float *out, int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,
+                      float *scratch, int64_t scratch_stride) {
+	lk_attn_job j = {level, type, q, kc, vc, cap, out, start, tokens, heads, kv_heads, hd, scale, scratch, scratch_stride, 0};
+	lk_pool_run(p, lk_attn_chunk, &j, lk_attn_jobs(tokens, heads, kv_heads), 1);
+	return atomic_load(&j.failed) ? -1 : 0;
 }
 
 typedef struct {

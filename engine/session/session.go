@@ -86,12 +86,20 @@ type Session struct {
 	state  *engine.State
 	// lastLogits are the logits that chose the last reply's first token (for tests).
 	lastLogits []float32
+	// lastSeq is the last reply's prompt and generated tokens (see Continue).
+	lastSeq []int32
 }
 
 // New creates a session with a context of ctxLen tokens (0: the model's
 // training context) using the chat format f.
 func New(m *engine.Model, tok *tokenizer.Tokenizer, f chat.Format, ctxLen int) (*Session, error) {
-	st, err := m.NewState(ctxLen)
+	return NewWith(m, tok, f, engine.StateOptions{Context: ctxLen})
+}
+
+// NewWith creates a session whose context o describes (size, KV cache
+// type, memory limit) using the chat format f.
+func NewWith(m *engine.Model, tok *tokenizer.Tokenizer, f chat.Format, o engine.StateOptions) (*Session, error) {
+	st, err := m.NewStateWith(o)
 	if err != nil {
 		return nil, fmt.Errorf("new session: %w", err)
 	}
@@ -130,7 +138,7 @@ func (s *Session) Reply(ctx context.Context, conv chat.Conversation, opts Option
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.generate(ctx, prompt.Tokens, opts, onEvent)
+	r, err := s.generate(ctx, prompt.Tokens, opts, onEvent, false)
 	if r != nil {
 		r.Prompt = prompt
 	}
@@ -145,7 +153,7 @@ func (s *Session) Complete(ctx context.Context, text string, opts Options, onEve
 	if len(tokens) >= s.state.Capacity() {
 		return nil, fmt.Errorf("%w: the prompt has %d tokens and the context %d", chat.ErrContextFull, len(tokens), s.state.Capacity())
 	}
-	return s.generate(ctx, tokens, opts, onEvent)
+	return s.generate(ctx, tokens, opts, onEvent, false)
 }
 
 // commonPrefix returns the length of the longest common prefix of a and b.
@@ -157,10 +165,14 @@ func commonPrefix(a, b []int32) int {
 	return n
 }
 
-func (s *Session) generate(ctx context.Context, prompt []int32, opts Options, onEvent func(Event)) (*Reply, error) {
+// generate evaluates prompt and samples the reply. With continued, the
+// prompt's last token is the end of text already shown (a reply being
+// continued): the new text keeps its leading space.
+func (s *Session) generate(ctx context.Context, prompt []int32, opts Options, onEvent func(Event), continued bool) (*Reply, error) {
 	if len(prompt) == 0 {
 		return nil, errors.New("empty prompt")
 	}
+	s.lastSeq = nil
 	sampler, err := sample.New(opts.Sampling)
 	if err != nil {
 		return nil, err
@@ -197,6 +209,9 @@ func (s *Session) generate(ctx context.Context, prompt []int32, opts Options, on
 
 	recent := append([]int32(nil), prompt...)
 	dec := s.tok.NewDecoder()
+	if continued {
+		dec.Add(prompt[len(prompt)-1]) // only to leave the start of text
+	}
 	stops := newStopMatcher(opts.Stop)
 	var text strings.Builder
 	var firstAt time.Time
@@ -252,6 +267,7 @@ func (s *Session) generate(ctx context.Context, prompt []int32, opts Options, on
 		}
 	}
 	r.Text = text.String()
+	s.lastSeq = append(append(make([]int32, 0, len(prompt)+len(r.Tokens)), prompt...), r.Tokens...)
 	end := time.Now()
 	if n := r.Stats.GeneratedTokens - 1; n > 0 {
 		r.Stats.GenTokensPerS = float64(n) / end.Sub(firstAt).Seconds()

@@ -1,74 +1,27 @@
-//go:build linux && cgo
+//go:build (linux || windows) && cgo
 
 package gl
 
 /*
+#include <stdlib.h>
 #include "lgl.h"
 */
 import "C"
 
 import (
-	"errors"
 	"fmt"
-	"math"
-	"runtime"
-	"sync"
+	"sync/atomic"
+	"unsafe"
 
-	"github.com/llamadesk/llamadesk/engine"
-	"github.com/llamadesk/llamadesk/engine/gguf"
-	"github.com/llamadesk/llamadesk/engine/quant"
+	"github.com/llamadesk/llamadesk/gpu/compute"
+	"github.com/llamadesk/llamadesk/gpu/kernels"
 )
 
-// maxPending is the most commands recorded before they are sent to the GPU
-// without waiting for a read.
-const maxPending = 8192
-
-// limits are the driver limits the backend works within.
-type limits struct {
-	maxBlock  int64 // bytes bound to one storage block
-	ssboAlign int64 // storage buffer binding offset alignment (at least 16)
-	uboAlign  int   // uniform buffer binding offset alignment
-	maxGroups int   // workgroups in one grid dimension
-}
-
-// Backend is the OpenGL 4.3 compute implementation of engine.Backend. Its
-// methods record commands; Read sends them to the GPU and waits.
+// Backend is the OpenGL 4.3 compute implementation of engine.Backend: the
+// plan of package compute run by an OpenGL device.
 type Backend struct {
-	th       *glThread
-	info     Info
-	lim      limits
-	subs     bool    // shaders use subgroup reductions
-	v        variant // how the kernels split work
-	floatAct bool    // skip the rounding of activations
-	acts     map[gguf.TensorType]*actScratch
-	programs map[string]uint32
-	ubo      uint32
-	rec      recorder
-	rope     ropeTable
-	closed   bool
-	live     int   // GL buffers alive, for tests
-	err      error // the first failure since the last Read (see Read)
-
-	// Buffers whose Go objects were garbage collected, deleted at the next flush.
-	garbage struct {
-		sync.Mutex
-		names  []uint32
-		closed bool
-	}
-}
-
-// actScratch holds the last activations rounded for one activation type.
-type actScratch struct {
-	buf     *buffer
-	src     uint32 // the buffer they came from, at version
-	version uint64
-	count   int
-}
-
-// ropeTable is the last uploaded table of RoPE cosines and sines.
-type ropeTable struct {
-	buf *buffer
-	key engine.RoPEParams // Heads and HeadDim zeroed
+	*compute.Backend
+	info Info
 }
 
 // New creates a context on the first usable GPU (see the package
@@ -76,47 +29,35 @@ type ropeTable struct {
 // ErrUnavailable, when no OpenGL 4.3 context exists or it lacks what the
 // backend needs.
 func New(opts Options) (*Backend, error) {
-	th, err := startThread()
+	th, err := startThread(contextOptions{kind: opts.Context, mainThread: opts.MainThread})
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{th: th, programs: map[string]uint32{}, acts: map[gguf.TensorType]*actScratch{},
-		floatAct: opts.FloatActivations}
-	ok := false
-	defer func() {
-		if !ok {
-			th.stop()
-		}
-	}()
-	th.do(func() { b.info, b.lim, err = query(th.platform) })
+	d := &device{th: th}
+	th.do(func() { d.info, d.lim, err = query(th.platform) })
+	if err == nil {
+		th.do(func() { d.ubo, err = glBuffer(kernels.ParamsSize, nil) })
+	}
 	if err != nil {
-		return nil, err
-	}
-	if opts.MaxStorageBlock > 0 && opts.MaxStorageBlock < b.lim.maxBlock {
-		b.lim.maxBlock = opts.MaxStorageBlock &^ 15
-	}
-	b.v = parallelVariant
-	if opts.Kernels == KernelsSerial || (opts.Kernels == KernelsAuto && b.info.Software) {
-		b.v = serialVariant
-	}
-	b.subs = b.info.Subgroups && !opts.NoSubgroups && b.v.lanes > 1
-	b.rec = newRecorder(b.lim.uboAlign)
-	th.do(func() { b.ubo, err = glBuffer(paramsSize, nil) })
-	if err != nil {
+		th.stop()
 		return nil, fmt.Errorf("gl: %w", err)
 	}
-	for _, k := range []kernelSpec{b.v.rmsNormKernel(), ropeKernel, b.v.attentionKernel(false), swigluKernel, addKernel, kvStoreKernel} {
-		if _, err := b.program(k); err != nil {
-			return nil, err
-		}
+	d.stop = (*C.int32_t)(C.calloc(1, 4))
+	cb, err := compute.New(d, "gl", d.info.Renderer, opts.compute())
+	if err != nil {
+		return nil, err
 	}
-	ok = true
-	return b, nil
+	return &Backend{Backend: cb, info: d.info}, nil
 }
 
-// Probe reports the GPU New would use, without keeping a context.
-func Probe() (Info, error) {
-	th, err := startThread()
+// Probe reports the GPU New would use (with the context LLAMADESK_GL_CONTEXT
+// asks for), without keeping a context.
+func Probe() (Info, error) { return ProbeWith(Options{}) }
+
+// ProbeWith is Probe with the context options of opts (Context,
+// MainThread).
+func ProbeWith(opts Options) (Info, error) {
+	th, err := startThread(contextOptions{kind: opts.Context, mainThread: opts.MainThread})
 	if err != nil {
 		return Info{}, err
 	}
@@ -126,8 +67,11 @@ func Probe() (Info, error) {
 	return info, err
 }
 
+// Info describes the backend's GPU.
+func (b *Backend) Info() Info { return b.info }
+
 // query reads the device's description and limits; it runs on the GL thread.
-func query(platform string) (Info, limits, error) {
+func query(platform string) (Info, compute.Limits, error) {
 	info := Info{
 		Vendor:      glString(C.LGL_VENDOR),
 		Renderer:    glString(C.LGL_RENDERER),
@@ -138,7 +82,7 @@ func query(platform string) (Info, limits, error) {
 	info.Software = isSoftwareRenderer(info.Renderer)
 	major, minor := glInteger(C.LGL_MAJOR_VERSION), glInteger(C.LGL_MINOR_VERSION)
 	if major*10+minor < 43 {
-		return info, limits{}, fmt.Errorf("%w: %s offers OpenGL %d.%d; compute shaders need 4.3", ErrUnavailable, info.Renderer, major, minor)
+		return info, compute.Limits{}, fmt.Errorf("%w: %s offers OpenGL %d.%d; compute shaders need 4.3", ErrUnavailable, info.Renderer, major, minor)
 	}
 	exts := glExtensions()
 	switch {
@@ -160,688 +104,109 @@ func query(platform string) (Info, limits, error) {
 		}
 	}
 	info.MaxStorageBlock = glInteger(C.LGL_MAX_SHADER_STORAGE_BLOCK_SIZE)
-	lim := limits{
+	lim := compute.Limits{
 		// Shaders index words and floats with 32-bit integers: 2 GiB bindings keep them in range.
-		maxBlock:  min(info.MaxStorageBlock, 1<<31),
-		ssboAlign: max(glInteger(C.LGL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT), 16),
-		uboAlign:  int(max(glInteger(C.LGL_UNIFORM_BUFFER_OFFSET_ALIGNMENT), 16)),
-		maxGroups: int(min(glIntegerIndex(C.LGL_MAX_COMPUTE_WORK_GROUP_COUNT, 0), 1<<30)),
+		MaxBinding:  min(info.MaxStorageBlock, 1<<31),
+		BindAlign:   max(glInteger(C.LGL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT), 16),
+		ParamsAlign: int(max(glInteger(C.LGL_UNIFORM_BUFFER_OFFSET_ALIGNMENT), 16)),
+		MaxGroups:   int(min(glIntegerIndex(C.LGL_MAX_COMPUTE_WORK_GROUP_COUNT, 0), 1<<30)),
+		Subgroups:   info.Subgroups,
+		Software:    info.Software,
 	}
 	invocations := glInteger(C.LGL_MAX_COMPUTE_WORK_GROUP_INVOCATIONS)
 	shared := glInteger(C.LGL_MAX_COMPUTE_SHARED_MEMORY_SIZE)
 	clearErrors()
 	switch {
-	case lim.maxBlock < 1<<24:
-		return info, lim, fmt.Errorf("%w: %s allows %d-byte storage blocks; the backend needs 16 MiB", ErrUnavailable, info.Renderer, lim.maxBlock)
-	case invocations < 256 || shared < 32768 || lim.maxGroups < 65535:
+	case lim.MaxBinding < 1<<24:
+		return info, lim, fmt.Errorf("%w: %s allows %d-byte storage blocks; the backend needs 16 MiB", ErrUnavailable, info.Renderer, lim.MaxBinding)
+	case invocations < 256 || shared < 32768 || lim.MaxGroups < 65535:
 		return info, lim, fmt.Errorf("%w: %s has compute limits below OpenGL 4.3's minimums", ErrUnavailable, info.Renderer)
 	}
 	return info, lim, nil
 }
 
-// Info describes the backend's GPU.
-func (b *Backend) Info() Info { return b.info }
+// device is the OpenGL compute.Device: a context on its own thread.
+type device struct {
+	th   *glThread
+	info Info
+	lim  compute.Limits
+	ubo  uint32     // the uniform buffer of the dispatches' parameters
+	stop *C.int32_t // the interrupt flag lgl_exec reads (C memory)
+}
 
-// Name implements engine.Backend.
-func (b *Backend) Name() string { return "gl" }
+// The commands of package compute go to lgl_exec as they are.
+var (
+	_ = [1]int{}[unsafe.Sizeof(compute.Cmd{})-C.sizeof_lgl_cmd]
+	_ = [1]int{}[C.sizeof_lgl_cmd-unsafe.Sizeof(compute.Cmd{})]
+	_ = [1]int{}[unsafe.Offsetof(compute.Cmd{}.Buf)-unsafe.Offsetof(C.lgl_cmd{}.buf)]
+	_ = [1]int{}[unsafe.Offsetof(compute.Cmd{}.Off)-unsafe.Offsetof(C.lgl_cmd{}.off)]
+	_ = [1]int{}[unsafe.Offsetof(compute.Cmd{}.Size)-unsafe.Offsetof(C.lgl_cmd{}.size)]
+	_ = [1]int{}[compute.MaxBind-C.LGL_CMD_MAXBIND]
+)
 
-// program returns the compiled program of a kernel, compiling it on first use.
-func (b *Backend) program(k kernelSpec) (uint32, error) {
-	key := k.key()
-	if p, ok := b.programs[key]; ok {
-		return p, nil
-	}
-	src, err := k.source(b.subs)
+// Limits implements compute.Device.
+func (d *device) Limits() compute.Limits { return d.lim }
+
+// Program implements compute.Device: it compiles the kernel's GLSL.
+func (d *device) Program(k kernels.Spec, subgroups bool) (uint32, error) {
+	src, err := k.GLSL(subgroups)
 	if err != nil {
 		return 0, err
 	}
 	var p uint32
-	b.th.do(func() { p, err = glProgram(src) })
-	if err != nil {
-		return 0, fmt.Errorf("gl: compile %s (%v; files %v) on %s: %w", k.file, k.defines, k.files(), b.info.Renderer, err)
-	}
-	b.programs[key] = p
-	return p, nil
+	d.th.do(func() { p, err = glProgram(src) })
+	return p, err
 }
 
-// mustProgram returns a program compiled by New or LoadWeight.
-func (b *Backend) mustProgram(k kernelSpec) uint32 {
-	p, err := b.program(k)
-	if err != nil {
-		panic(err)
-	}
-	return p
+// NewBuffer implements compute.Device.
+func (d *device) NewBuffer(size int64, data []byte) (uint32, error) {
+	var name uint32
+	var err error
+	d.th.do(func() { name, err = glBuffer(size, data) })
+	return name, err
 }
 
-func (b *Backend) checkOpen() {
-	if b.closed {
-		panic("gl: the backend is closed")
-	}
-}
+// WrapBuffer implements compute.Device: OpenGL copies every weight.
+func (d *device) WrapBuffer([]byte) (uint32, int64, bool) { return 0, 0, false }
 
-// Close implements engine.Backend: it destroys the context and with it every
-// buffer and program.
-func (b *Backend) Close() error {
-	if b.closed {
-		return nil
+// Run implements compute.Device: the commands, the read back and the
+// deletions run on the GL thread in one cgo call each.
+func (d *device) Run(b *compute.Batch) error {
+	var glerr uint32
+	d.th.do(func() {
+		glExec(b.Cmds, d.ubo, b.Params, b.Data, d.stop)
+		if r := b.Read; r != nil {
+			glRead(r.Buf, r.Off, r.Dst, r.Barrier)
+		}
+		glDeleteBuffers(b.Delete)
+		glerr = glError()
+	})
+	switch {
+	case glerr == C.LGL_OUT_OF_MEMORY:
+		return fmt.Errorf("OpenGL error 0x%x while running %d commands on %s: %w", glerr, len(b.Cmds), d.info.Renderer, compute.ErrOutOfMemory)
+	case glerr != 0:
+		return fmt.Errorf("OpenGL error 0x%x while running %d commands on %s", glerr, len(b.Cmds), d.info.Renderer)
 	}
-	b.closed = true
-	b.garbage.Lock()
-	b.garbage.closed = true
-	b.garbage.names = nil
-	b.garbage.Unlock()
-	b.rec.take()
-	b.th.stop()
 	return nil
 }
 
-// release queues buffers whose Go objects are gone for deletion.
-func (b *Backend) release(names []uint32) {
-	b.garbage.Lock()
-	defer b.garbage.Unlock()
-	if !b.garbage.closed {
-		b.garbage.names = append(b.garbage.names, names...)
+// Interrupt implements compute.Device: lgl_exec stops issuing commands
+// while the flag is set.
+func (d *device) Interrupt(on bool) {
+	v := int32(0)
+	if on {
+		v = 1
 	}
+	atomic.StoreInt32((*int32)(unsafe.Pointer(d.stop)), v)
 }
 
-// flush sends the recorded commands to the GPU and then runs after (if not
-// nil) on the GL thread; it waits for both.
-func (b *Backend) flush(after func()) {
-	b.checkOpen()
-	b.garbage.Lock()
-	dead := b.garbage.names
-	b.garbage.names = nil
-	b.garbage.Unlock()
-	cmds, params, data := b.rec.take()
-	if len(cmds) == 0 && after == nil && len(dead) == 0 {
-		return
-	}
-	var glerr uint32
-	b.live -= len(dead)
-	b.th.do(func() {
-		glExec(cmds, b.ubo, params, data)
-		if after != nil {
-			after()
-		}
-		glDeleteBuffers(dead)
-		if len(cmds) > 0 {
-			glerr = glError()
-		}
-	})
-	if glerr != 0 {
-		b.fail(fmt.Errorf("gl: OpenGL error 0x%x while running %d commands on %s", glerr, len(cmds), b.info.Renderer))
-	}
+// Close implements compute.Device: it destroys the context and with it
+// every buffer and program.
+func (d *device) Close() error {
+	d.th.stop()
+	C.free(unsafe.Pointer(d.stop))
+	return nil
 }
 
-// fail remembers the first failure of recorded work, which the next Read
-// returns.
-func (b *Backend) fail(err error) {
-	if b.err == nil {
-		b.err = err
-	}
-}
-
-// maybeFlush sends long command lists early.
-func (b *Backend) maybeFlush() {
-	if b.rec.pending() >= maxPending {
-		b.flush(nil)
-	}
-}
-
-// buffer is a GPU array of float32 (engine.Buffer).
-type buffer struct {
-	name  uint32
-	n     int
-	bytes int64
-}
-
-// Len implements engine.Buffer.
-func (x *buffer) Len() int { return x.n }
-
-// newBuffer allocates a zeroed GPU buffer of n floats (rounded up to a
-// whole vec4) and arranges for its deletion when the Go object is collected.
-func (b *Backend) newBuffer(n int) (*buffer, error) {
-	b.checkOpen()
-	size := (int64(max(n, 1))*4 + 15) &^ 15
-	var name uint32
-	var err error
-	b.th.do(func() { name, err = glBuffer(size, nil) })
-	if err != nil {
-		return nil, fmt.Errorf("gl: %w", err)
-	}
-	x := &buffer{name: name, n: n, bytes: size}
-	b.live++
-	b.rec.bump(name) // a new buffer may reuse a deleted one's name
-	runtime.AddCleanup(x, b.release, []uint32{name})
-	return x, nil
-}
-
-// Alloc implements engine.Backend.
-func (b *Backend) Alloc(n int) (engine.Buffer, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("gl: a buffer of %d floats", n)
-	}
-	return b.newBuffer(n)
-}
-
-func asBuffer(x engine.Buffer) *buffer {
-	bb, ok := x.(*buffer)
-	if !ok {
-		panic(fmt.Sprintf("gl: buffer of type %T is not from the gl backend", x))
-	}
-	return bb
-}
-
-// rangeOf binds count floats of x starting at float off: the binding starts
-// at an aligned offset at or below, and rel is off's position in it.
-func (b *Backend) rangeOf(x *buffer, off, count int) (bind binding, rel uint32) {
-	if off < 0 || count < 0 || off+count > x.n {
-		panic(fmt.Sprintf("gl: range [%d, %d) is outside a buffer of %d floats", off, off+count, x.n))
-	}
-	start := int64(off) * 4
-	base := start - start%b.lim.ssboAlign
-	end := min((start+int64(count)*4+15)&^15, x.bytes)
-	size := max(end-base, 16)
-	if size > b.lim.maxBlock {
-		panic(fmt.Sprintf("gl: %d bytes to bind exceed the storage block limit of %d", size, b.lim.maxBlock))
-	}
-	return binding{name: x.name, off: base, size: size}, uint32((start - base) / 4)
-}
-
-// whole binds all of a weight or table buffer.
-func whole(name uint32, size int64) binding { return binding{name: name, size: size} }
-
-// grid folds n workgroups into the x and y dimensions.
-func (b *Backend) grid(n int) [3]int {
-	if n <= b.lim.maxGroups {
-		return [3]int{max(n, 1), 1, 1}
-	}
-	return [3]int{b.lim.maxGroups, (n + b.lim.maxGroups - 1) / b.lim.maxGroups, 1}
-}
-
-// Write implements engine.Backend.
-func (b *Backend) Write(dst engine.Buffer, src []float32) {
-	b.checkOpen()
-	d := asBuffer(dst)
-	if len(src) > d.n {
-		panic(fmt.Sprintf("gl: write of %d floats into a buffer of %d", len(src), d.n))
-	}
-	b.rec.upload(d.name, 0, src)
-	b.maybeFlush()
-}
-
-// Read implements engine.Backend: it runs every recorded command, copies
-// the result back and returns the first failure since the previous Read.
-func (b *Backend) Read(dst []float32, src engine.Buffer) error {
-	b.checkOpen()
-	s := asBuffer(src)
-	n := min(len(dst), s.n)
-	barrier := b.rec.readBarrier(s.name)
-	// Other buffers' writes may still be in flight: the hazards stay recorded.
-	b.flush(func() { glRead(s.name, 0, dst[:n], barrier) })
-	err := b.err
-	b.err = nil
-	return err
-}
-
-// Copy implements engine.Backend.
-func (b *Backend) Copy(dst engine.Buffer, dstOff int, src engine.Buffer, srcOff, count int) {
-	b.checkOpen()
-	d, s := asBuffer(dst), asBuffer(src)
-	if count <= 0 {
-		return
-	}
-	if dstOff < 0 || srcOff < 0 || dstOff+count > d.n || srcOff+count > s.n {
-		panic(fmt.Sprintf("gl: copy of %d floats from %d (of %d) to %d (of %d) is out of range", count, srcOff, s.n, dstOff, d.n))
-	}
-	if d == s && srcOff < dstOff+count && dstOff < srcOff+count {
-		panic("gl: copy between overlapping ranges of one buffer")
-	}
-	b.rec.copyBuffer(d.name, int64(dstOff)*4, s.name, int64(srcOff)*4, int64(count)*4)
-	b.maybeFlush()
-}
-
-// chunk is a range of a weight's rows stored in its own buffers.
-type chunk struct {
-	row0, rows int
-	main, aux  binding
-}
-
-// weight is a weight tensor on the GPU (engine.Weight).
-type weight struct {
-	name       string
-	typ        gguf.TensorType // GPU type: norm vectors are stored as F32
-	rows, cols int
-	chunks     []chunk
-	act        gguf.TensorType // how activations are rounded first (F32: not)
-	mv, mm     uint32          // matmul programs for one token and a batch; 0 for vectors
-}
-
-// Rows implements engine.Weight.
-func (w *weight) Rows() int { return w.rows }
-
-// Cols implements engine.Weight.
-func (w *weight) Cols() int { return w.cols }
-
-func asWeight(w engine.Weight) *weight {
-	ww, ok := w.(*weight)
-	if !ok {
-		panic(fmt.Sprintf("gl: weight of type %T is not from the gl backend", w))
-	}
-	return ww
-}
-
-// LoadWeight implements engine.Backend: it repacks the GGUF blocks (see
-// layout) and uploads them, in row chunks that each fit a storage block.
-// Vectors (norm weights) are decoded to float32.
-func (b *Backend) LoadWeight(name string, typ gguf.TensorType, rows, cols int, data []byte) (engine.Weight, error) {
-	b.checkOpen()
-	if rows < 1 || cols < 1 {
-		return nil, fmt.Errorf("gl: bad shape %d×%d", rows, cols)
-	}
-	if bs := typ.BlockSize(); bs == 0 || cols%bs != 0 {
-		return nil, fmt.Errorf("gl: row length %d is not a multiple of the %s block size", cols, typ)
-	}
-	if want := rows * typ.RowBytes(cols); len(data) != want {
-		return nil, fmt.Errorf("gl: %d bytes of data, want %d", len(data), want)
-	}
-	if _, err := layoutOf(typ); err != nil {
-		return nil, fmt.Errorf("gl: %w", err)
-	}
-	w := &weight{name: name, typ: typ, rows: rows, cols: cols, act: quant.VecDotType(typ)}
-	if w.act == gguf.TypeQ8_1 {
-		w.act = gguf.TypeQ8_0 // the same values; Q8_1 adds a sum
-	}
-	if rows == 1 {
-		f := make([]float32, cols)
-		if err := quant.Dequantize(typ, data, f); err != nil {
-			return nil, fmt.Errorf("gl: %w", err)
-		}
-		w.typ = gguf.TypeF32
-		data = float32Bytes(f)
-	}
-	l := layouts[w.typ]
-	var err error
-	if cols%l.blockElems == 0 {
-		if w.mv, err = b.program(b.v.matmulKernel(w.typ, 1)); err != nil {
-			return nil, err
-		}
-		if w.mm, err = b.program(b.v.matmulKernel(w.typ, batchTokens)); err != nil {
-			return nil, err
-		}
-		if w.act != gguf.TypeF32 && !b.floatAct {
-			if _, err = b.program(actRoundKernel(w.act)); err != nil {
-				return nil, err
-			}
-		}
-	} else if rows > 1 {
-		return nil, fmt.Errorf("gl: row length %d is not a multiple of %d", cols, l.blockElems)
-	}
-	var per int
-	if rows == 1 {
-		per = 1
-	} else if per, err = chunkRows(l, rows, cols, b.lim.maxBlock); err != nil {
-		return nil, fmt.Errorf("gl: %w", err)
-	}
-	rowBytes := len(data) / rows
-	var names []uint32
-	for r0 := 0; r0 < rows; r0 += per {
-		nr := min(per, rows-r0)
-		src := data[r0*rowBytes : (r0+nr)*rowBytes]
-		c := chunk{row0: r0, rows: nr}
-		var main, aux []byte
-		if rows == 1 {
-			main = src
-		} else {
-			main, aux = repack(l, src)
-		}
-		if c.main, err = b.upload(main); err == nil && aux != nil {
-			c.aux, err = b.upload(aux)
-		}
-		for _, n := range []uint32{c.main.name, c.aux.name} {
-			if n != 0 {
-				names = append(names, n)
-			}
-		}
-		if err != nil {
-			b.release(names)
-			return nil, fmt.Errorf("gl: %w", err)
-		}
-		w.chunks = append(w.chunks, c)
-	}
-	runtime.AddCleanup(w, b.release, names)
-	return w, nil
-}
-
-// upload copies bytes into a new buffer (padded to 16 bytes).
-func (b *Backend) upload(data []byte) (binding, error) {
-	size := (int64(len(data)) + 15) &^ 15
-	if size != int64(len(data)) {
-		padded := make([]byte, size)
-		copy(padded, data)
-		data = padded
-	}
-	var name uint32
-	var err error
-	b.th.do(func() { name, err = glBuffer(size, data) })
-	if err == nil {
-		b.live++
-	}
-	return whole(name, size), err
-}
-
-// kvCache is one layer's key and value cache (engine.KVCache): capacity
-// rows of dim values each, float32 or (half) fp16, two to a word.
-type kvCache struct {
-	k, v     *buffer
-	capacity int
-	dim      int
-	half     bool
-}
-
-// Capacity implements engine.KVCache.
-func (c *kvCache) Capacity() int { return c.capacity }
-
-// AllocKV implements engine.Backend. Each cache is bound whole by
-// attention, so it must fit one storage block.
-func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCache, error) {
-	b.checkOpen()
-	var half bool
-	switch typ {
-	case engine.KVF32:
-	case engine.KVF16:
-		half = true
-	default:
-		return nil, fmt.Errorf("gl: %w: %s", engine.ErrUnsupportedKV, typ)
-	}
-	if _, err := b.program(b.v.attentionKernel(half)); err != nil {
-		return nil, err
-	}
-	n := capacity * kvDim
-	if capacity <= 0 || kvDim <= 0 || n/kvDim != capacity || kvDim%4 != 0 {
-		return nil, errors.New("gl: invalid KV cache size")
-	}
-	words := n
-	if half {
-		words = n / 2
-	}
-	if bytes := int64(words) * 4; bytes > b.lim.maxBlock {
-		return nil, fmt.Errorf("gl: a KV cache of %d positions × %d floats takes %d MiB per layer, more than one storage block holds on %s (%d MiB); use a shorter context",
-			capacity, kvDim, bytes>>20, b.info.Renderer, b.lim.maxBlock>>20)
-	}
-	k, err := b.newBuffer(words)
-	if err != nil {
-		return nil, err
-	}
-	v, err := b.newBuffer(words)
-	if err != nil {
-		return nil, err
-	}
-	return &kvCache{k: k, v: v, capacity: capacity, dim: kvDim, half: half}, nil
-}
-
-// RMSNorm implements engine.Backend.
-func (b *Backend) RMSNorm(dst, src engine.Buffer, w engine.Weight, n int, eps float32) {
-	b.checkOpen()
-	wt := asWeight(w)
-	d, s := asBuffer(dst), asBuffer(src)
-	dim := wt.cols
-	if wt.rows != 1 {
-		panic(fmt.Sprintf("gl: RMSNorm weight %s is a matrix", wt.name))
-	}
-	xb, xo := b.rangeOf(s, 0, n*dim)
-	yb, yo := b.rangeOf(d, 0, n*dim)
-	p := params{u: [8]uint32{uint32(dim), uint32(n), xo, yo}, f: [4]float32{eps}}
-	groups := n
-	if b.v.lanes == 1 {
-		groups = (n + wgSize - 1) / wgSize
-	}
-	b.rec.dispatch(b.mustProgram(b.v.rmsNormKernel()), b.grid(groups), p,
-		[C.LGL_CMD_MAXBIND]binding{wt.chunks[0].main, {}, xb, yb}, 1<<3)
-	b.maybeFlush()
-}
-
-// MatMul implements engine.Backend: activations are rounded as ggml
-// rounds them for the weight type, then one token runs the one-token
-// program and more run the batched one (identical arithmetic per output),
-// chunk by chunk of weight rows and in groups of tokens whose activations
-// fit a storage block.
-func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) {
-	b.checkOpen()
-	wt := asWeight(w)
-	d, xs := asBuffer(dst), asBuffer(x)
-	if wt.mv == 0 {
-		panic(fmt.Sprintf("gl: weight %s (row length %d) cannot be multiplied", wt.name, wt.cols))
-	}
-	K, M := wt.cols, wt.rows
-	if n*K > xs.n || n*M > d.n {
-		panic(fmt.Sprintf("gl: MatMul of %d tokens by %s (%d×%d) with buffers of %d and %d floats", n, wt.name, M, K, xs.n, d.n))
-	}
-	if n <= 0 {
-		return
-	}
-	xs = b.roundActivations(xs, n*K, wt.act)
-	per := n
-	if limit := int(b.lim.maxBlock/4) - 64; per*max(K, M) > limit {
-		per = max(1, limit/max(K, M))
-	}
-	rpg := b.v.rowsPerGroup()
-	for t0 := 0; t0 < n; t0 += per {
-		nt := min(per, n-t0)
-		xb, xo := b.rangeOf(xs, t0*K, nt*K)
-		yb, yo := b.rangeOf(d, t0*M, nt*M)
-		prog := wt.mm
-		if nt == 1 {
-			prog = wt.mv
-		}
-		for _, c := range wt.chunks {
-			p := params{u: [8]uint32{uint32(K), uint32(c.rows), xo, yo + uint32(c.row0), uint32(nt), uint32(M)}}
-			groups := b.grid((c.rows + rpg - 1) / rpg)
-			groups[2] = (nt + batchTokens - 1) / batchTokens
-			b.rec.dispatch(prog, groups, p, [C.LGL_CMD_MAXBIND]binding{c.main, c.aux, xb, yb}, 1<<3)
-		}
-	}
-	b.maybeFlush()
-}
-
-// roundActivations returns count floats of x rounded as ggml rounds
-// activations of type act (x itself for float32 activations). The result
-// is kept: the Q, K and V products (and gate and up) round their shared
-// input once.
-func (b *Backend) roundActivations(x *buffer, count int, act gguf.TensorType) *buffer {
-	if b.floatAct || act == gguf.TypeF32 {
-		return x
-	}
-	s := b.acts[act]
-	if s == nil {
-		s = &actScratch{}
-		b.acts[act] = s
-	}
-	if s.buf != nil && s.src == x.name && s.version == b.rec.version(x.name) && s.count == count {
-		return s.buf
-	}
-	if s.buf == nil || s.buf.n < count {
-		buf, err := b.newBuffer(count)
-		if err != nil {
-			panic(err)
-		}
-		s.buf = buf
-	}
-	blk := actBlock(act)
-	prog := b.mustProgram(actRoundKernel(act))
-	per := (int(b.lim.maxBlock/4) - 64) / blk * blk
-	for off := 0; off < count; off += per {
-		n := min(per, count-off)
-		db, do := b.rangeOf(s.buf, off, n)
-		ab, ao := b.rangeOf(x, off, n)
-		p := params{u: [8]uint32{uint32(n), do, ao}}
-		blocks := n / blk
-		b.rec.dispatch(prog, b.grid((blocks+wgSize-1)/wgSize), p, [C.LGL_CMD_MAXBIND]binding{ab, {}, {}, db}, 1<<3)
-	}
-	s.src, s.version, s.count = x.name, b.rec.version(x.name), count
-	return s.buf
-}
-
-// RoPE implements engine.Backend. The angles are computed on the host
-// exactly as the CPU backend does (float32 products of base^(-2/dims),
-// float64 cos and sin), once per batch of positions: every layer reuses
-// the table.
-func (b *Backend) RoPE(x engine.Buffer, p engine.RoPEParams) {
-	b.checkOpen()
-	xs := asBuffer(x)
-	if p.Dims%2 != 0 || p.Dims > p.HeadDim {
-		panic(fmt.Sprintf("gl: RoPE over %d of %d dimensions", p.Dims, p.HeadDim))
-	}
-	if p.Tokens <= 0 || p.Dims == 0 {
-		return
-	}
-	key := p
-	key.Heads, key.HeadDim = 0, 0
-	if b.rope.buf == nil || b.rope.key != key {
-		pairs := p.Dims / 2
-		table := make([]float32, 2*p.Tokens*pairs)
-		scale := float32(math.Pow(float64(p.Base), -2.0/float64(p.Dims)))
-		for t := range p.Tokens {
-			theta := float32(p.StartPos+t) * p.Scale
-			row := table[2*t*pairs : 2*(t+1)*pairs]
-			for i := 0; i < len(row); i += 2 {
-				row[i] = float32(math.Cos(float64(theta)))
-				row[i+1] = float32(math.Sin(float64(theta)))
-				theta *= scale
-			}
-		}
-		if b.rope.buf == nil || b.rope.buf.n < len(table) {
-			buf, err := b.newBuffer(max(len(table), 1024))
-			if err != nil {
-				panic(err)
-			}
-			b.rope.buf = buf
-		}
-		b.rec.upload(b.rope.buf.name, 0, table)
-		b.rope.key = key
-	}
-	total := p.Tokens * p.Heads * p.Dims / 2
-	xb, xo := b.rangeOf(xs, 0, p.Tokens*p.Heads*p.HeadDim)
-	pr := params{u: [8]uint32{uint32(p.Tokens), uint32(p.Heads), uint32(p.HeadDim), uint32(p.Dims), xo}}
-	tb, _ := b.rangeOf(b.rope.buf, 0, p.Tokens*p.Dims)
-	b.rec.dispatch(b.mustProgram(ropeKernel), b.grid((total+wgSize-1)/wgSize), pr,
-		[C.LGL_CMD_MAXBIND]binding{tb, {}, xb}, 1<<2)
-	b.maybeFlush()
-}
-
-// Attention implements engine.Backend.
-func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p engine.AttentionParams) {
-	b.checkOpen()
-	c, ok := cache.(*kvCache)
-	if !ok {
-		panic(fmt.Sprintf("gl: KV cache of type %T is not from the gl backend", cache))
-	}
-	kvDim := p.KVHeads * p.HeadDim
-	switch {
-	case p.HeadDim%4 != 0 || p.HeadDim > maxHeadDim:
-		panic(fmt.Sprintf("gl: head size %d is not a multiple of 4 up to %d", p.HeadDim, maxHeadDim))
-	case p.KVHeads <= 0 || p.Heads%p.KVHeads != 0:
-		panic(fmt.Sprintf("gl: %d heads cannot share %d KV heads", p.Heads, p.KVHeads))
-	case kvDim != c.dim:
-		panic(fmt.Sprintf("gl: KV width %d, the cache holds %d", kvDim, c.dim))
-	case p.StartPos < 0 || p.StartPos+p.Tokens > c.capacity:
-		panic(fmt.Sprintf("gl: positions %d..%d outside a cache of %d", p.StartPos, p.StartPos+p.Tokens, c.capacity))
-	}
-	if p.Tokens <= 0 {
-		return
-	}
-	b.storeKV(c, asBuffer(k), asBuffer(v), p.StartPos, p.Tokens)
-	qDim := p.Heads * p.HeadDim
-	qb, qo := b.rangeOf(asBuffer(q), 0, p.Tokens*qDim)
-	ob, oo := b.rangeOf(asBuffer(out), 0, p.Tokens*qDim)
-	used := (p.StartPos + p.Tokens) * kvDim
-	if c.half {
-		used /= 2
-	}
-	kb, _ := b.rangeOf(c.k, 0, used)
-	vb, _ := b.rangeOf(c.v, 0, used)
-	pr := params{
-		u: [8]uint32{uint32(p.Tokens), uint32(p.StartPos), uint32(p.Heads), uint32(p.KVHeads),
-			uint32(p.HeadDim), qo, oo, uint32(kvDim)},
-		f: [4]float32{float32(1 / math.Sqrt(float64(p.HeadDim)))},
-	}
-	groups := p.Tokens * p.Heads
-	if b.v.lanes == 1 {
-		groups = (groups + wgSize - 1) / wgSize
-	}
-	b.rec.dispatch(b.mustProgram(b.v.attentionKernel(c.half)), b.grid(groups), pr,
-		[C.LGL_CMD_MAXBIND]binding{qb, kb, vb, ob}, 1<<3)
-	b.maybeFlush()
-}
-
-// storeKV appends a batch's keys and values to a cache at position pos:
-// a copy for a float32 cache, a conversion for an fp16 one.
-func (b *Backend) storeKV(c *kvCache, k, v *buffer, pos, tokens int) {
-	for _, kv := range [2][2]*buffer{{k, c.k}, {v, c.v}} {
-		src, dst := kv[0], kv[1]
-		if !c.half {
-			b.rec.copyBuffer(dst.name, int64(pos*c.dim)*4, src.name, 0, int64(tokens*c.dim)*4)
-			continue
-		}
-		pairs := tokens * c.dim / 2
-		sb, so := b.rangeOf(src, 0, tokens*c.dim)
-		db, do := b.rangeOf(dst, pos*c.dim/2, pairs)
-		b.rec.dispatch(b.mustProgram(kvStoreKernel), b.grid((pairs+elementwiseWG-1)/elementwiseWG),
-			params{u: [8]uint32{uint32(pairs), do, so}}, [C.LGL_CMD_MAXBIND]binding{sb, {}, {}, db}, 1<<3)
-	}
-}
-
-// elementwise dispatches an element-wise kernel over count floats in
-// pieces whose ranges fit a storage block.
-func (b *Backend) elementwise(k kernelSpec, count int, dst *buffer, srcs ...*buffer) {
-	prog := b.mustProgram(k)
-	per := min(count, int(b.lim.maxBlock/4)-64)
-	for off := 0; off < count; off += per {
-		n := min(per, count-off)
-		var binds [C.LGL_CMD_MAXBIND]binding
-		p := params{u: [8]uint32{uint32(n)}}
-		var rel uint32
-		binds[3], rel = b.rangeOf(dst, off, n)
-		p.u[1] = rel
-		for i, s := range srcs {
-			binds[i], rel = b.rangeOf(s, off, n)
-			p.u[2+i] = rel
-		}
-		b.rec.dispatch(prog, b.grid((n+elementwiseWG-1)/elementwiseWG), p, binds, 1<<3)
-	}
-	b.maybeFlush()
-}
-
-// SwiGLU implements engine.Backend.
-func (b *Backend) SwiGLU(dst, gate, up engine.Buffer, count int) {
-	b.checkOpen()
-	if count > 0 {
-		b.elementwise(swigluKernel, count, asBuffer(dst), asBuffer(gate), asBuffer(up))
-	}
-}
-
-// Add implements engine.Backend.
-func (b *Backend) Add(dst, src engine.Buffer, count int) {
-	b.checkOpen()
-	if count > 0 {
-		b.elementwise(addKernel, count, asBuffer(dst), asBuffer(src))
-	}
-}
-
-// float32Bytes views floats as little-endian bytes.
-func float32Bytes(f []float32) []byte {
-	out := make([]byte, 4*len(f))
-	for i, v := range f {
-		bits := math.Float32bits(v)
-		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
-	}
-	return out
-}
-
-// Interface checks.
-var (
-	_ engine.Backend = (*Backend)(nil)
-	_ engine.Buffer  = (*buffer)(nil)
-	_ engine.Weight  = (*weight)(nil)
-	_ engine.KVCache = (*kvCache)(nil)
-)
+// Built reports whether this build has the OpenGL backend.
+const Built = true

@@ -64,3 +64,30 @@ func benchMatMul(b *testing.B, g engine.Backend, w engine.Weight, n, bytes int) 
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func mustOK(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = scale * (2*rng.Float32() - 1)
+	}
+	return x
+}
+
+func upload(b engine.Backend, x []float32) engine.Buffer {
+	buf := must(b.Alloc(len(x)))
+	b.Write(buf, x)
+	return buf
+}

@@ -35,18 +35,18 @@
 // where layers cross to the CPU) is read back. Memory barriers are issued
 // only between commands that touch the same buffer.
 //
-// # Shaders
+// # Kernels and plan
 //
-// GLSL 4.30 compute shaders embedded from shaders/ and specialised with
-// #defines: a product program per weight type (one for a single token, one
-// for batches of 8 tokens), RMSNorm, RoPE (GGML normal mode: adjacent
-// pairs, angles tabulated on the host exactly as the CPU backend computes
-// them), attention (online softmax over the KV cache kept on the GPU,
-// grouped KV heads), SwiGLU, add, and two conversions: activations are
-// rounded as ggml rounds them before each product (to Q8_0, Q8_K, F16 or
-// BF16 values, by the weight type), so results agree with llama.cpp's and
-// the CPU backend's; keys and values go to the cache as float32 or fp16,
-// as the cache's engine.KVType says.
+// The backend is the plan of package compute (which kernel, buffers,
+// grid and parameters each operation takes) run by an OpenGL device: the
+// GLSL 4.30 compute shaders of package kernels, compiled by the driver, a
+// uniform buffer of the dispatches' parameters, and lgl_exec, which binds
+// and dispatches a recorded command list. The same plan and the same
+// kernels (translated to MSL) run on Metal. See package kernels for the
+// programs: a product per weight type (one token, batches of 8),
+// RMSNorm, RoPE, attention over a float32, fp16 or Q8_0 KV cache,
+// SwiGLU, add, and the rounding of activations as ggml rounds them, so
+// results agree with llama.cpp's and the CPU backend's.
 //
 // Weights are bound as uint[] and dequantized in the shader; at load time
 // blocks are repacked into word-aligned structure-of-arrays form (fp16

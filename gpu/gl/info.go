@@ -4,12 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/llamadesk/llamadesk/gpu/compute"
 )
 
 // ErrUnavailable reports that no OpenGL 4.3 compute context can be created:
 // the binary was built without the backend, EGL or a driver is missing, or
 // the driver lacks what the backend needs. Errors of New and Probe wrap it.
 var ErrUnavailable = errors.New("OpenGL 4.3 compute is unavailable")
+
+// ErrOutOfMemory reports that the GPU (or Options.MemoryLimit) could not
+// hold an allocation; it is compute.ErrOutOfMemory.
+var ErrOutOfMemory = compute.ErrOutOfMemory
 
 // Info describes the OpenGL device a context runs on.
 type Info struct {
@@ -53,6 +59,16 @@ func isSoftwareRenderer(renderer string) bool {
 	return false
 }
 
+// Kernels selects how the shaders split their work (compute.Kernels).
+type Kernels = compute.Kernels
+
+// The kernel choices.
+const (
+	KernelsAuto     = compute.KernelsAuto
+	KernelsParallel = compute.KernelsParallel
+	KernelsSerial   = compute.KernelsSerial
+)
+
 // Options configure a backend.
 type Options struct {
 	// MaxStorageBlock, when positive and below the driver's
@@ -71,4 +87,24 @@ type Options struct {
 	// each weight type (to Q8_0, Q8_K, F16 or BF16 values), so that results
 	// agree with llama.cpp and the CPU backend.
 	FloatActivations bool
+	// MemoryLimit, when positive, caps the bytes of GPU buffers the backend
+	// holds: allocations beyond it fail with ErrOutOfMemory, as on a GPU
+	// with that much memory.
+	MemoryLimit int64
+	// Context is how the context is made: "egl" (Linux: headless), "glfw"
+	// (a hidden GLFW window: WGL on Windows, GLX on Linux), or "" for
+	// LLAMADESK_GL_CONTEXT's choice, else the platform's order (Linux: EGL,
+	// then GLFW; Windows: GLFW).
+	Context string
+	// MainThread, when not nil, runs a function on the thread that owns
+	// GLFW (Fyne's main thread, in the window app) and waits for it: the
+	// GLFW context's window is made and destroyed there. New must then not
+	// be called from that thread. Nil makes the window on the backend's own
+	// thread (the command line, where nothing else uses GLFW).
+	MainThread func(func())
+}
+
+func (o Options) compute() compute.Options {
+	return compute.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups, Kernels: o.Kernels,
+		FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit}
 }

@@ -1,9 +1,10 @@
-// lgl: the small C layer of the OpenGL compute backend. It loads libEGL at
-// run time (dlopen), creates a headless OpenGL 4.3 core context, loads the
-// handful of GL entry points the backend uses through eglGetProcAddress and
-// executes a recorded list of commands in one call. No EGL or GL headers or
-// libraries are needed at build time: the constants below are the values the
-// Khronos registry fixes.
+// lgl: the small C layer of the OpenGL compute backend. On Linux it loads
+// libEGL at run time (dlopen) and creates a headless OpenGL 4.3 core context
+// (lgl_egl.c); a hidden GLFW window's context is the other way (glfw.go).
+// It holds the handful of GL entry points the backend uses and executes a
+// recorded list of commands in one call. No EGL or GL headers or libraries
+// are needed at build time: the constants below are the values the Khronos
+// registry fixes.
 #ifndef LLAMADESK_LGL_H
 #define LLAMADESK_LGL_H
 
@@ -32,8 +33,11 @@
 #define LGL_GPU_MEMORY_INFO_TOTAL_AVAILABLE_MEMORY_NVX 0x9048
 #define LGL_GPU_MEMORY_INFO_CURRENT_AVAILABLE_VIDMEM_NVX 0x9049
 #define LGL_VBO_FREE_MEMORY_ATI 0x87FB
-#define LGL_SHADER_STORAGE_BARRIER_BIT 0x2000
-#define LGL_BUFFER_UPDATE_BARRIER_BIT 0x0200
+
+// Barrier bits of commands (compute.Barrier*), issued as glMemoryBarrier's
+// SHADER_STORAGE and BUFFER_UPDATE bits.
+#define LGL_BARRIER_SHADER 1
+#define LGL_BARRIER_TRANSFER 2
 
 // Command kinds of lgl_exec.
 #define LGL_CMD_DISPATCH 1 // program, bindings, params, groups
@@ -41,11 +45,12 @@
 #define LGL_CMD_UPLOAD 3   // data[off[1]:off[1]+size[0]] -> buf[0]@off[0]
 #define LGL_CMD_MAXBIND 5
 
-// One recorded command. Dispatch bindings: buf[i] is bound to shader
-// storage binding i+1 (0: none) over [off[i], off[i]+size[i]).
+// One recorded command, laid out as compute.Cmd. Dispatch bindings: buf[i]
+// is bound to shader storage binding i+1 (0: none) over
+// [off[i], off[i]+size[i]).
 typedef struct {
 	uint32_t kind;
-	uint32_t barrier; // glMemoryBarrier bits issued before the command, 0 for none
+	uint32_t barrier; // LGL_BARRIER_* bits issued before the command, 0 for none
 	uint32_t program;
 	uint32_t groups[3];
 	uint32_t params; // byte offset of the command's parameters in the uniform blob
@@ -54,16 +59,27 @@ typedef struct {
 	int64_t size[LGL_CMD_MAXBIND];
 } lgl_cmd;
 
-typedef struct lgl_context lgl_context;
+// The GL entry points lgl calls: lgl_gl_count of them, named by
+// lgl_gl_name. lgl_set_gl installs their addresses (in that order) for the
+// calling thread, the one whose context they came from; it returns the
+// first missing name, or NULL.
+int lgl_gl_count(void);
+const char *lgl_gl_name(int i);
+const char *lgl_set_gl(void *const *procs);
 
-// lgl_create creates a headless OpenGL 4.3 core context and makes it current
-// on the calling thread. It returns NULL and writes the reasons to err when
-// no context can be created.
-lgl_context *lgl_create(char *err, int errlen);
-// lgl_destroy releases the context current on the calling thread.
-void lgl_destroy(lgl_context *c);
-// lgl_platform names the EGL platform the context was created on.
-const char *lgl_platform(lgl_context *c);
+#ifdef __linux__
+typedef struct lgl_egl lgl_egl;
+
+// lgl_egl_create creates a headless OpenGL 4.3 core context with EGL,
+// makes it current on the calling thread and installs the GL entry points
+// for it. It returns NULL and writes the reasons to err when no context
+// can be created.
+lgl_egl *lgl_egl_create(char *err, int errlen);
+// lgl_egl_destroy releases the context current on the calling thread.
+void lgl_egl_destroy(lgl_egl *c);
+// lgl_egl_platform names the EGL platform the context was created on.
+const char *lgl_egl_platform(lgl_egl *c);
+#endif
 
 const char *lgl_get_string(uint32_t name);
 const char *lgl_get_stringi(uint32_t name, uint32_t i);
@@ -75,21 +91,20 @@ uint32_t lgl_get_error(void);
 // lgl_program compiles and links a compute program; it returns 0 and writes
 // the compiler's log to log on failure.
 uint32_t lgl_program(const char *src, char *log, int loglen);
-void lgl_delete_program(uint32_t p);
 
 // lgl_buffer creates a buffer of size bytes filled from data, or with zeros
 // when data is NULL. It returns 0 and sets *glerr when the driver refuses.
 uint32_t lgl_buffer(int64_t size, const void *data, uint32_t *glerr);
 void lgl_delete_buffers(const uint32_t *names, int n);
-// lgl_read copies size bytes at off of buffer buf into dst; barrier bits (if
-// any) are issued first. It waits for the GPU.
+// lgl_read copies size bytes at off of buffer buf into dst; barrier bits
+// (LGL_BARRIER_*, if any) are issued first. It waits for the GPU.
 void lgl_read(uint32_t buf, int64_t off, int64_t size, void *dst, uint32_t barrier);
 
 // lgl_exec runs n recorded commands. params (paramsLen bytes) is uploaded
 // to the uniform buffer ubo first; data holds the bytes of upload commands.
+// While *stop is not 0 (set from another thread: an interrupt), the
+// remaining commands are skipped.
 void lgl_exec(const lgl_cmd *cmds, int n, uint32_t ubo, const void *params, int64_t paramsLen,
-              uint32_t paramsSize, const void *data);
-// lgl_finish waits until the GPU has executed every command.
-void lgl_finish(void);
+              uint32_t paramsSize, const void *data, const int32_t *stop);
 
 #endif

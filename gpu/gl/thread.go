@@ -1,9 +1,9 @@
-//go:build linux && cgo
+//go:build (linux || windows) && cgo
 
 package gl
 
 /*
-#cgo LDFLAGS: -ldl
+#cgo linux LDFLAGS: -ldl
 #include <stdlib.h>
 #include "lgl.h"
 */
@@ -11,9 +11,13 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/llamadesk/llamadesk/gpu/compute"
+	"github.com/llamadesk/llamadesk/gpu/kernels"
 )
 
 // glThread owns an OpenGL context current on one locked OS thread; every GL
@@ -24,34 +28,66 @@ type glThread struct {
 	platform string
 }
 
+// glContext is an OpenGL context current on its GL thread, with the GL
+// entry points installed for that thread (lgl_set_gl).
+type glContext interface {
+	// platform says how the context was made.
+	platform() string
+	// release destroys the context; it runs on the GL thread.
+	release()
+}
+
+// contextOptions say how to make a context.
+type contextOptions struct {
+	// kind is "egl", "glfw" or "" (the platform's order: on Linux EGL, then
+	// GLFW; on Windows GLFW).
+	kind string
+	// mainThread runs a function on the thread that owns the window system
+	// (GLFW's main thread) and waits; nil runs it on the GL thread.
+	mainThread func(func())
+}
+
 // startThread creates the context on a new locked thread.
-func startThread() (*glThread, error) {
+func startThread(o contextOptions) (*glThread, error) {
 	t := &glThread{calls: make(chan func()), stopped: make(chan struct{})}
 	errc := make(chan error, 1)
-	go t.loop(errc)
+	go t.loop(o, errc)
 	if err := <-errc; err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *glThread) loop(errc chan<- error) {
+func (t *glThread) loop(o contextOptions, errc chan<- error) {
 	// The thread is never unlocked: when this goroutine ends, Go ends the
 	// thread too, with whatever the driver left on it.
 	runtime.LockOSThread()
 	defer close(t.stopped)
-	var msg [4096]C.char
-	ctx := C.lgl_create(&msg[0], C.int(len(msg)))
-	if ctx == nil {
-		errc <- fmt.Errorf("%w: %s", ErrUnavailable, strings.TrimRight(C.GoString(&msg[0]), "; "))
+	ctx, err := makeContext(o)
+	if err != nil {
+		errc <- fmt.Errorf("%w: %w", ErrUnavailable, err)
 		return
 	}
-	t.platform = C.GoString(C.lgl_platform(ctx))
+	t.platform = ctx.platform()
 	errc <- nil
 	for f := range t.calls {
 		f()
 	}
-	C.lgl_destroy(ctx)
+	ctx.release()
+}
+
+// contextKind is the kind of context asked for: o's, else
+// LLAMADESK_GL_CONTEXT's ("egl" or "glfw"), else "" (the platform's order).
+func contextKind(o contextOptions) (string, error) {
+	kind := o.kind
+	if kind == "" {
+		kind = os.Getenv("LLAMADESK_GL_CONTEXT")
+	}
+	switch kind {
+	case "", "egl", "glfw":
+		return kind, nil
+	}
+	return "", fmt.Errorf("LLAMADESK_GL_CONTEXT=%q: want egl or glfw", kind)
 }
 
 // do runs f on the GL thread and waits for it. A panic in f is raised again
@@ -133,7 +169,7 @@ func glBuffer(size int64, data []byte) (uint32, error) {
 	name := C.lgl_buffer(C.int64_t(size), ptr, &glerr)
 	if name == 0 {
 		if glerr == C.LGL_OUT_OF_MEMORY {
-			return 0, fmt.Errorf("allocate %d bytes of GPU memory: out of memory", size)
+			return 0, fmt.Errorf("allocate %d MiB of GPU memory: %w", size>>20, compute.ErrOutOfMemory)
 		}
 		return 0, fmt.Errorf("allocate %d bytes of GPU memory: OpenGL error 0x%x", size, uint32(glerr))
 	}
@@ -146,18 +182,18 @@ func glDeleteBuffers(names []uint32) {
 	}
 }
 
-func glDeleteProgram(p uint32) { C.lgl_delete_program(C.uint32_t(p)) }
-
-// glRead copies len(dst) floats at byte offset off of buffer name into dst.
-func glRead(name uint32, off int64, dst []float32, barrier uint32) {
+// glRead copies len(dst) bytes at byte offset off of buffer name into dst,
+// after the compute.Barrier bits barrier.
+func glRead(name uint32, off int64, dst []byte, barrier uint32) {
 	if len(dst) == 0 {
 		return
 	}
-	C.lgl_read(C.uint32_t(name), C.int64_t(off), C.int64_t(4*len(dst)), unsafe.Pointer(&dst[0]), C.uint32_t(barrier))
+	C.lgl_read(C.uint32_t(name), C.int64_t(off), C.int64_t(len(dst)), unsafe.Pointer(&dst[0]), C.uint32_t(barrier))
 }
 
-// glExec runs recorded commands.
-func glExec(cmds []C.lgl_cmd, ubo uint32, uniforms, data []byte) {
+// glExec runs recorded commands (of compute.Cmd's layout, lgl_cmd),
+// stopping early while *stop is set.
+func glExec(cmds []compute.Cmd, ubo uint32, uniforms, data []byte, stop *C.int32_t) {
 	if len(cmds) == 0 {
 		return
 	}
@@ -168,7 +204,6 @@ func glExec(cmds []C.lgl_cmd, ubo uint32, uniforms, data []byte) {
 	if len(data) > 0 {
 		dp = unsafe.Pointer(&data[0])
 	}
-	C.lgl_exec(&cmds[0], C.int(len(cmds)), C.uint32_t(ubo), pp, C.int64_t(len(uniforms)), C.uint32_t(paramsSize), dp)
+	C.lgl_exec((*C.lgl_cmd)(unsafe.Pointer(&cmds[0])), C.int(len(cmds)), C.uint32_t(ubo), pp, C.int64_t(len(uniforms)),
+		C.uint32_t(kernels.ParamsSize), dp, stop)
 }
-
-func glFinish() { C.lgl_finish() }

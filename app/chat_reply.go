@@ -1,0 +1,671 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// saveEvery is how often a growing reply is written to the history, so that
+// a crash loses at most this much of it.
+const saveEvery = 250 * time.Millisecond
+
+// ReplyOptions adjust one reply beyond the conversation's settings.
+type ReplyOptions struct {
+	// Sampling overrides the conversation's sampling settings where set.
+	Sampling history.Sampling
+	// Policy decides what is dropped when the conversation does not fit.
+	Policy chat.Policy
+	// Queue makes a reply wait for the one being written on the same
+	// model instead of being refused with a *BusyError. (The command line
+	// waits; the window refuses, keeping the draft, and says why.)
+	Queue bool
+}
+
+// ReplyResult is a finished reply and how it went. It is saved before it
+// is returned.
+type ReplyResult struct {
+	ConversationID string `json:"conversation_id"`
+	MessageID      int64  `json:"message_id"`
+	// Reply is the reply's whole text (with Continue, the old text and the new).
+	Reply      string     `json:"reply"`
+	StopReason StopReason `json:"stop_reason"`
+	Stats      ReplyStats `json:"stats"`
+	// Model is the responder's model name.
+	Model   string `json:"model"`
+	Backend string `json:"backend"`
+	Format  string `json:"format"`
+	// Dropped lists the indices of messages left out to fit the context, and
+	// DroppedNote says so in words ("" when nothing was dropped).
+	Dropped     []int  `json:"dropped,omitempty"`
+	DroppedNote string `json:"dropped_note,omitempty"`
+}
+
+// ErrBusy is wrapped by *BusyError.
+var ErrBusy = errors.New("a reply is being written")
+
+// BusyError refuses a reply (or a change) because a reply is being written
+// in the same conversation, or on the same model in another one.
+type BusyError struct {
+	// ConversationID and Title name the conversation being written in.
+	ConversationID, Title string
+	// Same is true when it is the conversation asked about.
+	Same bool
+}
+
+func (e *BusyError) Error() string {
+	if e.Same {
+		return "a reply is being written in this conversation: wait for it to finish, or stop it"
+	}
+	title := e.Title
+	if title == "" {
+		title = "another conversation"
+	} else {
+		title = "“" + title + "”"
+	}
+	return "the model is writing a reply in " + title + ": wait for it to finish, or stop it, then send again"
+}
+
+// Unwrap lets errors.Is(err, ErrBusy) match.
+func (e *BusyError) Unwrap() error { return ErrBusy }
+
+// ErrEmptyMessage refuses a message with no text.
+var ErrEmptyMessage = errors.New("the message is empty")
+
+// Phase is where a reply stands.
+type Phase string
+
+// The phases of a reply.
+const (
+	// PhaseWaiting: queued behind a reply on the same model.
+	PhaseWaiting Phase = "waiting"
+	// PhasePrompt: the prompt is being read (no text yet).
+	PhasePrompt Phase = "prompt"
+	// PhaseWriting: text is coming.
+	PhaseWriting Phase = "writing"
+)
+
+// LiveStats are a reply's numbers while it is written.
+type LiveStats struct {
+	Phase Phase
+	// Tokens counts the tokens generated so far.
+	Tokens int
+	// TokensPerSecond is the speed since the first token (0 before the second).
+	TokensPerSecond float64
+	// Elapsed is the time since the reply started (or began waiting).
+	Elapsed time.Duration
+}
+
+// Activity is a reply being written, as Active reports it.
+type Activity struct {
+	ConversationID string
+	// MessageID is the reply (0 while waiting).
+	MessageID int64
+	// Model is the responder's model.
+	Model string
+	// Text is the reply's text so far.
+	Text string
+	Live LiveStats
+}
+
+// activeReply is a reply in progress: its conversation, responder and
+// numbers. Its fields after mu are guarded by mu.
+type activeReply struct {
+	cancel    context.CancelFunc
+	responder Responder
+	model     string
+
+	mu      sync.Mutex
+	convID  string
+	title   string
+	msgID   int64
+	phase   Phase
+	text    strings.Builder
+	started time.Time
+	firstAt time.Time
+	lastAt  time.Time
+	tokens  int
+}
+
+func (a *activeReply) live() LiveStats {
+	s := LiveStats{Phase: a.phase, Tokens: a.tokens, Elapsed: time.Since(a.started)}
+	if a.tokens > 1 {
+		if d := a.lastAt.Sub(a.firstAt).Seconds(); d > 0 {
+			s.TokensPerSecond = float64(a.tokens-1) / d
+		}
+	}
+	return s
+}
+
+func (a *activeReply) activity() Activity {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return Activity{ConversationID: a.convID, MessageID: a.msgID, Model: a.model, Text: a.text.String(), Live: a.live()}
+}
+
+// Active returns the replies being written (or waiting), oldest first.
+func (c *Chat) Active() []Activity {
+	c.mu.Lock()
+	list := make([]*activeReply, 0, len(c.active))
+	for _, a := range c.active {
+		list = append(list, a)
+	}
+	c.mu.Unlock()
+	out := make([]Activity, 0, len(list))
+	for _, a := range list {
+		out = append(out, a.activity())
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Live.Elapsed > out[j-1].Live.Elapsed; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// Activity returns the reply being written in a conversation, if any.
+func (c *Chat) Activity(conversationID string) (Activity, bool) {
+	c.mu.Lock()
+	a := c.active[conversationID]
+	c.mu.Unlock()
+	if a == nil {
+		return Activity{}, false
+	}
+	return a.activity(), true
+}
+
+// Stop stops the reply being written (or waiting) in a conversation; the
+// text so far is kept. It reports whether there was one.
+func (c *Chat) Stop(conversationID string) bool {
+	c.mu.Lock()
+	a := c.active[conversationID]
+	c.mu.Unlock()
+	if a != nil {
+		a.cancel()
+	}
+	return a != nil
+}
+
+// idle returns a *BusyError when a reply is being written in the conversation.
+func (c *Chat) idle(conversationID string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a := c.active[conversationID]; a != nil {
+		return &BusyError{ConversationID: conversationID, Title: a.title, Same: true}
+	}
+	return nil
+}
+
+// acquire registers a reply in conversationID ("" for one whose
+// conversation is created later) and takes its responder's turn, waiting
+// for it with queue, and otherwise refusing with a *BusyError. release
+// gives everything back (calling it again does nothing).
+func (c *Chat) acquire(ctx context.Context, conversationID, title string, queue bool) (*activeReply, context.Context, func(), error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, nil, nil, errors.New("the chat service is closed")
+	}
+	r := c.current
+	if r == nil {
+		c.mu.Unlock()
+		return nil, nil, nil, ErrNoResponder
+	}
+	if conversationID != "" && c.active[conversationID] != nil {
+		c.mu.Unlock()
+		return nil, nil, nil, &BusyError{ConversationID: conversationID, Title: title, Same: true}
+	}
+	s := c.slots[r]
+	select {
+	case s.turn <- struct{}{}:
+	default:
+		if !queue {
+			busy := &BusyError{}
+			for id, a := range c.active {
+				if a.responder == r {
+					a.mu.Lock()
+					busy.ConversationID, busy.Title = id, a.title
+					a.mu.Unlock()
+				}
+			}
+			c.mu.Unlock()
+			return nil, nil, nil, busy
+		}
+		s = nil // wait below, outside the lock
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	a := &activeReply{cancel: cancel, responder: r, model: r.Info().Model, convID: conversationID, title: title,
+		phase: PhasePrompt, started: time.Now()}
+	if s == nil {
+		a.phase = PhaseWaiting
+	}
+	if conversationID != "" {
+		c.active[conversationID] = a
+	}
+	slot := c.slots[r]
+	slot.users++
+	c.running.Add(1)
+	c.mu.Unlock()
+
+	held := s != nil
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			cancel()
+			c.mu.Lock()
+			a.mu.Lock()
+			if c.active[a.convID] == a {
+				delete(c.active, a.convID)
+			}
+			a.mu.Unlock()
+			if held {
+				<-slot.turn
+			}
+			slot.users--
+			closeIt := slot.retired && slot.users == 0
+			if closeIt {
+				delete(c.slots, r)
+			}
+			c.mu.Unlock()
+			if closeIt {
+				r.Close()
+			}
+			c.running.Done()
+		})
+	}
+	if !held {
+		select {
+		case slot.turn <- struct{}{}:
+			held = true
+			a.mu.Lock()
+			a.phase, a.started = PhasePrompt, time.Now()
+			a.mu.Unlock()
+		case <-rctx.Done():
+			release()
+			return nil, nil, nil, rctx.Err()
+		}
+	}
+	return a, rctx, release, nil
+}
+
+// setConversation records the conversation of a reply that created it.
+func (c *Chat) setConversation(a *activeReply, conv history.Conversation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.convID, a.title = conv.ID, conv.Title
+	c.active[conv.ID] = a
+}
+
+// Send adds text as the person's next message in the conversation and
+// writes the reply, calling onEvent (which may be nil) on the calling
+// goroutine as it grows, and telling the subscribers. Cancelling ctx (or
+// Stop) ends the reply and keeps its text. Nothing is saved when the reply
+// cannot start: an empty message (ErrEmptyMessage), another reply being
+// written (*BusyError), a message that cannot fit the context
+// (*TooLongError).
+func (c *Chat) Send(ctx context.Context, conversationID, text string, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
+	return c.run(ctx, replyJob{kind: jobSend, convID: conversationID, text: text}, opts, onEvent)
+}
+
+// Start creates a conversation as nc describes with text as its first
+// message, and writes the reply, as Send does. The conversation is created
+// only when the reply can start (the EventStarted event and the result
+// carry its id).
+func (c *Chat) Start(ctx context.Context, nc history.NewConversation, text string, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
+	return c.run(ctx, replyJob{kind: jobStart, newConv: nc, text: text}, opts, onEvent)
+}
+
+// Regenerate keeps the reply messageID and writes a new version of it.
+func (c *Chat) Regenerate(ctx context.Context, messageID int64, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
+	return c.run(ctx, replyJob{kind: jobRegenerate, messageID: messageID}, opts, onEvent)
+}
+
+// Edit keeps the person's message messageID, adds text as its new version
+// (a branch) and writes a reply to it. Nothing is saved when the edited
+// message cannot fit (*TooLongError).
+func (c *Chat) Edit(ctx context.Context, messageID int64, text string, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
+	return c.run(ctx, replyJob{kind: jobEdit, messageID: messageID, text: text}, opts, onEvent)
+}
+
+// Continue writes more of the reply messageID, which was cut short
+// (stopped, interrupted by a crash, or at its token limit) and ends its
+// conversation's active path. The events carry the new text; the result
+// the whole reply.
+func (c *Chat) Continue(ctx context.Context, messageID int64, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
+	return c.run(ctx, replyJob{kind: jobContinue, messageID: messageID}, opts, onEvent)
+}
+
+// CanContinue reports whether Continue applies to a message: a reply that
+// ended before its end (stopped, interrupted, at its token limit or a full
+// context) and has text.
+func CanContinue(m history.Message) bool {
+	if m.Role != history.RoleAssistant || strings.TrimSpace(m.Content) == "" {
+		return false
+	}
+	switch m.Status {
+	case history.StatusCancelled, history.StatusInterrupted:
+		return true
+	case history.StatusDone:
+		return m.Stats.StopReason == string(StopMaxTokens) || m.Stats.StopReason == string(StopContextFull)
+	}
+	return false
+}
+
+type jobKind int
+
+const (
+	jobSend jobKind = iota
+	jobStart
+	jobRegenerate
+	jobEdit
+	jobContinue
+)
+
+// replyJob is what a reply call asks for.
+type replyJob struct {
+	kind      jobKind
+	convID    string
+	newConv   history.NewConversation
+	messageID int64
+	text      string
+}
+
+// run carries a reply from the checks through saving the result.
+func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent func(ReplyEvent)) (res *ReplyResult, err error) {
+	if onEvent == nil {
+		onEvent = func(ReplyEvent) {}
+	}
+	if (j.kind == jobSend || j.kind == jobStart || j.kind == jobEdit) && strings.TrimSpace(j.text) == "" {
+		return nil, ErrEmptyMessage
+	}
+	if err := opts.Sampling.Validate(); err != nil {
+		return nil, err
+	}
+	store, err := c.store()
+	if err != nil {
+		return nil, err
+	}
+	var target history.Message // the message Regenerate, Edit and Continue act on
+	if j.messageID != 0 {
+		if target, err = findMessage(ctx, store, j.messageID); err != nil {
+			return nil, err
+		}
+		j.convID = target.ConversationID
+	}
+	title := ""
+	if j.convID != "" {
+		conv, err := store.Conversation(ctx, j.convID)
+		if err != nil {
+			return nil, fmt.Errorf("conversation %s: %w", j.convID, err)
+		}
+		title = conv.Title
+	}
+
+	a, rctx, release, err := c.acquire(ctx, j.convID, title, opts.Queue)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+
+	msg, base, err := c.prepare(rctx, store, a, j, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	started := ReplyEvent{Kind: EventStarted, ConversationID: msg.ConversationID, MessageID: msg.ID}
+	onEvent(started)
+	c.publish(started)
+	res, err = c.generate(rctx, store, a, msg, base, j.kind == jobContinue, opts, onEvent)
+	done := ReplyEvent{Kind: EventDone, ConversationID: msg.ConversationID, MessageID: msg.ID, Result: res, Err: err}
+	a.mu.Lock()
+	done.Live = a.live()
+	a.mu.Unlock()
+	// Whoever hears of the end finds the conversation idle and the model free.
+	release()
+	onEvent(done)
+	c.publish(done)
+	return res, err
+}
+
+// findMessage returns one message by id.
+func findMessage(ctx context.Context, store *history.Store, id int64) (history.Message, error) {
+	alts, err := store.Alternatives(ctx, id)
+	if err != nil {
+		return history.Message{}, fmt.Errorf("message %d: %w", id, err)
+	}
+	for _, m := range alts {
+		if m.ID == id {
+			return m, nil
+		}
+	}
+	return history.Message{}, fmt.Errorf("message %d: %w", id, history.ErrNotFound)
+}
+
+// prepare checks that the reply can be written and saves what comes before
+// it: the person's message (Send, Start, Edit) and the empty reply; for
+// Continue the reply is reopened and base is its text so far.
+func (c *Chat) prepare(ctx context.Context, store *history.Store, a *activeReply, j replyJob, target history.Message, opts ReplyOptions) (msg history.Message, base string, err error) {
+	// Saving uses its own context: a reply stopped now must still be saved whole.
+	saveCtx := context.WithoutCancel(ctx)
+	model := a.model
+	switch j.kind {
+	case jobStart:
+		sys, sampling, err := c.newConversationPrompt(ctx, store, j.newConv)
+		if err != nil {
+			return msg, "", err
+		}
+		conv := chat.Conversation{System: sys, Messages: []chat.Message{{Role: chat.User, Content: j.text}}}
+		if err := c.refuseTooLong(ctx, a.responder, conv, sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
+			return msg, "", err
+		}
+		if j.newConv.Model == "" {
+			j.newConv.Model = model
+		}
+		created, err := createConversation(saveCtx, store, j.newConv)
+		if err != nil {
+			return msg, "", err
+		}
+		c.setConversation(a, created)
+		c.changed(created.ID)
+		if _, err := store.AppendUser(saveCtx, created.ID, j.text); err != nil {
+			return msg, "", fmt.Errorf("save the message: %w", err)
+		}
+		j.convID = created.ID
+	case jobSend:
+		th, err := store.Thread(ctx, j.convID)
+		if err != nil {
+			return msg, "", err
+		}
+		conv := ChatConversation(th)
+		conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: j.text})
+		if err := c.refuseTooLong(ctx, a.responder, conv, th.Conversation.Sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
+			return msg, "", err
+		}
+		if _, err := store.AppendUser(saveCtx, j.convID, j.text); err != nil {
+			return msg, "", fmt.Errorf("save the message: %w", err)
+		}
+	case jobEdit:
+		if target.Role != history.RoleUser {
+			return msg, "", fmt.Errorf("message %d is not one of the person's messages", target.ID)
+		}
+		th, err := store.Thread(ctx, j.convID)
+		if err != nil {
+			return msg, "", err
+		}
+		before := th
+		before.Messages = nil
+		for _, m := range th.Messages {
+			if m.ID == target.ID || m.ParentID == target.ParentID && m.Role == history.RoleUser {
+				break
+			}
+			before.Messages = append(before.Messages, m)
+		}
+		conv := ChatConversation(before)
+		conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: j.text})
+		if err := c.refuseTooLong(ctx, a.responder, conv, th.Conversation.Sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
+			return msg, "", err
+		}
+		if _, err := store.EditUser(saveCtx, target.ID, j.text); err != nil {
+			return msg, "", fmt.Errorf("edit the message: %w", err)
+		}
+	case jobRegenerate:
+		if target.Role != history.RoleAssistant {
+			return msg, "", fmt.Errorf("message %d is not a reply", target.ID)
+		}
+		msg, err = store.Regenerate(saveCtx, target.ID, model)
+		if err != nil {
+			return msg, "", fmt.Errorf("regenerate: %w", err)
+		}
+		return msg, "", nil
+	case jobContinue:
+		if !CanContinue(target) {
+			return msg, "", fmt.Errorf("this reply cannot be continued: it is %s", target.Status)
+		}
+		conv, err := store.Conversation(ctx, j.convID)
+		if err != nil {
+			return msg, "", err
+		}
+		if conv.LeafID != target.ID {
+			return msg, "", errors.New("only the last reply of the conversation can be continued")
+		}
+		// Reopen the reply: "interrupted" until it streams again, as after a crash.
+		if err := store.FinishAssistant(saveCtx, target.ID, history.Finish{Content: target.Content,
+			Status: history.StatusInterrupted, TokenCount: target.TokenCount, Stats: target.Stats}); err != nil {
+			return msg, "", fmt.Errorf("continue the reply: %w", err)
+		}
+		if err := store.UpdateContent(saveCtx, target.ID, target.Content); err != nil {
+			return msg, "", fmt.Errorf("continue the reply: %w", err)
+		}
+		target.Status = history.StatusStreaming
+		return target, target.Content, nil
+	}
+	msg, err = store.StartAssistant(saveCtx, j.convID, model)
+	if err != nil {
+		return msg, "", fmt.Errorf("start the reply: %w", err)
+	}
+	return msg, "", nil
+}
+
+// newConversationPrompt returns the system prompt and sampling a new
+// conversation will start with.
+func (c *Chat) newConversationPrompt(ctx context.Context, store *history.Store, nc history.NewConversation) (string, history.Sampling, error) {
+	sys, sampling := "", nc.Sampling
+	if nc.Persona != "" {
+		p, err := store.Persona(ctx, nc.Persona)
+		if errors.Is(err, history.ErrNotFound) {
+			return "", sampling, fmt.Errorf("%w %q", ErrNoPersona, nc.Persona)
+		}
+		if err != nil {
+			return "", sampling, err
+		}
+		sys, sampling = p.SystemPrompt, p.Sampling.Overlay(nc.Sampling)
+	}
+	if nc.SystemPrompt != nil {
+		sys = *nc.SystemPrompt
+	}
+	return sys, sampling, nil
+}
+
+// generate writes the reply msg (streaming; for Continue with base, its
+// text so far) and saves how it ended.
+func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeReply, msg history.Message, base string, cont bool, opts ReplyOptions, onEvent func(ReplyEvent)) (res *ReplyResult, err error) {
+	saveCtx := context.WithoutCancel(ctx)
+	a.mu.Lock()
+	a.msgID = msg.ID
+	a.text.WriteString(base)
+	a.mu.Unlock()
+	text := func() string {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.text.String()
+	}
+	fail := func(err error) error {
+		if ferr := store.FinishAssistant(saveCtx, msg.ID, history.Finish{Content: text(), Status: history.StatusError,
+			Error: err.Error()}); ferr != nil {
+			err = errors.Join(err, fmt.Errorf("save the reply: %w", ferr))
+		}
+		return err
+	}
+	defer func() {
+		// A panic in a responder is a bug; the window must stay up and the reply be saved.
+		if p := recover(); p != nil {
+			err = fail(fmt.Errorf("internal error while writing the reply: %v", p))
+			res = nil
+		}
+	}()
+
+	th, err := store.Thread(saveCtx, msg.ConversationID)
+	if err != nil {
+		return nil, fail(err)
+	}
+	req := ReplyRequest{
+		Conversation: ChatConversation(th),
+		Sampling:     th.Conversation.Sampling.Overlay(opts.Sampling),
+		Policy:       opts.Policy,
+		Continue:     cont,
+	}
+	lastSave := time.Now()
+	resp, err := a.responder.Respond(ctx, req, func(d Delta) {
+		now := time.Now()
+		a.mu.Lock()
+		a.text.WriteString(d.Text)
+		if d.Tokens > 0 {
+			if a.tokens == 0 {
+				a.firstAt = now
+			}
+			a.tokens += d.Tokens
+			a.lastAt = now
+		}
+		if a.tokens > 0 || d.Text != "" {
+			a.phase = PhaseWriting
+		}
+		live := a.live()
+		a.mu.Unlock()
+		if now.Sub(lastSave) >= saveEvery {
+			// A failed intermediate save is retried at the next one and at the end.
+			_ = store.UpdateContent(saveCtx, msg.ID, text())
+			lastSave = now
+		}
+		e := ReplyEvent{Kind: EventText, ConversationID: msg.ConversationID, MessageID: msg.ID, Text: d.Text, Live: live}
+		onEvent(e)
+		c.publish(e)
+	})
+	if err != nil {
+		return nil, fail(err)
+	}
+	full := base + resp.Text
+	info := a.responder.Info()
+	res = &ReplyResult{
+		ConversationID: msg.ConversationID, MessageID: msg.ID, Reply: full, StopReason: resp.StopReason,
+		Stats: resp.Stats, Model: info.Model, Backend: resp.Backend, Format: resp.Format,
+		Dropped: resp.Dropped, DroppedNote: resp.DroppedNote,
+	}
+	status := history.StatusDone
+	if resp.StopReason == StopCancelled {
+		status = history.StatusCancelled
+	}
+	tokens := resp.Tokens
+	if cont {
+		tokens += msg.TokenCount
+	}
+	s := resp.Stats
+	if err := store.FinishAssistant(saveCtx, msg.ID, history.Finish{
+		Content: full, Status: status, TokenCount: tokens,
+		Stats: history.Stats{
+			PromptTokens: s.PromptEvaluated, PromptTokensPerSecond: s.PromptTokensPerS,
+			GeneratedTokens: s.GeneratedTokens, TokensPerSecond: s.GenTokensPerS,
+			TimeToFirstTokenMs: s.TimeToFirstMS, DurationMs: s.TotalMS,
+			StopReason: string(resp.StopReason), Backend: resp.Backend, DroppedTurns: resp.DroppedTurns,
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("save the reply: %w", err)
+	}
+	return res, nil
+}

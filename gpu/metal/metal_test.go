@@ -1,0 +1,65 @@
+//go:build darwin && cgo
+
+package metal_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/llamadesk/llamadesk/gpu/compute"
+	"github.com/llamadesk/llamadesk/gpu/internal/gputest"
+	"github.com/llamadesk/llamadesk/gpu/metal"
+)
+
+// These tests run on a Mac: the GPU test suite that the OpenGL backend
+// passes on Linux, on Metal. They skip where MTLCreateSystemDefaultDevice
+// gives no device (failing under CI=true).
+
+func newBackend(tb testing.TB, opts metal.Options) *metal.Backend {
+	tb.Helper()
+	b, err := metal.New(opts)
+	if errors.Is(err, metal.ErrUnavailable) && os.Getenv("CI") != "true" {
+		tb.Skipf("no Metal device: %v", err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
+// suite is the GPU test suite on Metal, which has only the parallel kernels.
+var suite = gputest.Suite{
+	Open: func(tb testing.TB, o compute.Options) gputest.Backend {
+		return newBackend(tb, o)
+	},
+	Kernels: []compute.Kernels{compute.KernelsParallel},
+}
+
+func TestMatMul(t *testing.T)             { suite.MatMul(t) }
+func TestActivationRounding(t *testing.T) { suite.ActivationRounding(t) }
+func TestRMSNorm(t *testing.T)            { suite.RMSNorm(t) }
+func TestRoPE(t *testing.T)               { suite.RoPE(t) }
+func TestAttention(t *testing.T)          { suite.Attention(t) }
+func TestElementwise(t *testing.T)        { suite.Elementwise(t) }
+func TestReadWrite(t *testing.T)          { suite.ReadWrite(t) }
+func TestBadInput(t *testing.T)           { suite.BadInput(t) }
+func TestOutOfMemory(t *testing.T)        { suite.OutOfMemory(t) }
+func TestRelease(t *testing.T)            { suite.Release(t) }
+func TestLargeWeight(t *testing.T)        { suite.LargeWeight(t) }
+func TestGolden(t *testing.T)             { suite.Golden(t) }
+
+// TestProbe checks that Probe describes the device New uses.
+func TestProbe(t *testing.T) {
+	g := newBackend(t, metal.Options{})
+	info, err := metal.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Name == "" || info.Name != g.Info().Name || info.MaxBuffer < 1<<24 {
+		t.Errorf("Probe = %+v, backend %+v", info, g.Info())
+	}
+	k, sg := g.Kernels()
+	t.Logf("%s; %s kernels, subgroups %v", info.Summary(), k, sg)
+}

@@ -1,0 +1,347 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/history"
+)
+
+// replyOptions are the options of the next reply (from the settings and,
+// for a new chat, the sampling chosen for it).
+func (p *chatPage) replyOptions() app.ReplyOptions {
+	return app.ReplyOptions{Policy: p.w.settings.Policy()}
+}
+
+// busy reports whether a reply is being written in what is shown.
+func (p *chatPage) busy() bool {
+	if p.convID == "" {
+		return p.startingDraft != 0 && p.startingDraft == p.draftID
+	}
+	_, ok := p.w.chatService().Activity(p.convID)
+	return ok
+}
+
+// send sends the input as the next message and streams the reply.
+func (p *chatPage) send() {
+	text := strings.TrimSpace(p.entry.Text)
+	if text == "" {
+		return
+	}
+	if p.busy() {
+		p.explainBusy()
+		return
+	}
+	if p.model == nil {
+		msg := "Choose a model at the top of the chat first."
+		if p.loadBar.Visible() {
+			msg = "The model is still loading: send again in a moment."
+		}
+		if p.localCount == 0 {
+			msg = "There is no model yet: download one from the catalog (Models page) or import a GGUF file."
+		}
+		dialog.ShowInformation("No model loaded", msg, p.w.win)
+		return
+	}
+	draft := p.entry.Text
+	p.entry.SetText("")
+	p.bannerC.Hide()
+	p.appendViews(msgView{role: history.RoleUser, content: text},
+		msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
+	p.setBusy(true)
+	opts := p.replyOptions()
+	svc := p.w.chatService()
+	if p.convID != "" {
+		convID := p.convID
+		p.runReply(draft, nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+			_, err := svc.Send(ctx, convID, text, opts, onEvent)
+			return err
+		})
+		return
+	}
+	draftID := p.draftID
+	p.startingDraft = draftID
+	nc := history.NewConversation{Persona: p.draftPersona, Sampling: p.draftSampling}
+	created := func(id string) { p.w.do(func() { p.conversationCreated(draftID, id) }) }
+	p.runReply(draft, created, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+		_, err := svc.Start(ctx, nc, text, opts, onEvent)
+		p.w.do(func() {
+			if p.startingDraft == draftID {
+				p.startingDraft = 0
+			}
+		})
+		return err
+	})
+}
+
+// runReply runs a reply call off the UI goroutine. Once the reply has
+// started (started, when not nil, is told its conversation), its progress
+// and end come through the bridge (replyEvents). A refusal before that
+// (the model busy elsewhere, a message too long) comes back here: the
+// rows added for it go, and the draft (when there was one) is put back.
+func (p *chatPage) runReply(draft string, started func(convID string), call func(ctx context.Context, onEvent func(app.ReplyEvent)) error) {
+	p.w.bg.Add(1)
+	go func() {
+		defer p.w.bg.Done()
+		began := false
+		err := p.w.protect(func() error {
+			return call(p.w.ctx, func(e app.ReplyEvent) {
+				if e.Kind == app.EventStarted {
+					began = true
+					if started != nil {
+						started(e.ConversationID)
+					}
+				}
+			})
+		})
+		if err == nil || began {
+			return
+		}
+		p.w.do(func() { p.replyRefused(draft, err) })
+	}()
+}
+
+// replyRefused explains a reply that did not start and shows the
+// conversation as saved.
+func (p *chatPage) replyRefused(draft string, err error) {
+	var busy *app.BusyError
+	var tooLong *app.TooLongError
+	switch {
+	case errors.Is(err, context.Canceled):
+	case errors.As(err, &busy):
+		p.showBanner("Not sent: " + busy.Error() + ".")
+	case errors.As(err, &tooLong):
+		p.showBanner("Not sent: " + tooLong.Error())
+	case errors.Is(err, chat.ErrContextFull):
+		p.showBanner("The conversation no longer fits the model's context: " + err.Error() +
+			". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
+	default:
+		p.showBanner("The reply failed: " + err.Error())
+	}
+	if draft != "" && p.entry.Text == "" && (busy != nil || tooLong != nil) {
+		p.entry.SetText(draft) // nothing typed is lost
+	}
+	if p.convID != "" {
+		p.reloadThread()
+	} else {
+		p.views = nil
+		p.rebuildList(true)
+	}
+	p.setBusy(p.busy())
+}
+
+// regenerate writes a new version of a reply.
+func (p *chatPage) regenerate(v msgView) {
+	i := p.indexOf(v.id)
+	if p.busy() || p.model == nil || i < 0 || p.convID == "" {
+		p.explainBusy()
+		return
+	}
+	p.views = append(p.views[:i], msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
+	p.rebuildList(true)
+	p.setBusy(true)
+	svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
+	p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+		_, err := svc.Regenerate(ctx, id, opts, onEvent)
+		return err
+	})
+}
+
+// continueReply writes more of a reply that was cut short.
+func (p *chatPage) continueReply(v msgView) {
+	i := p.indexOf(v.id)
+	if p.busy() || p.model == nil || i < 0 || p.convID == "" {
+		p.explainBusy()
+		return
+	}
+	p.views[i].streaming = true
+	p.views[i].status = history.StatusStreaming
+	p.updateRow(i)
+	p.setBusy(true)
+	svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
+	p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+		_, err := svc.Continue(ctx, id, opts, onEvent)
+		return err
+	})
+}
+
+// editMessage asks for a new version of one of the person's messages and
+// answers it.
+func (p *chatPage) editMessage(v msgView) {
+	if p.busy() || p.model == nil || p.convID == "" {
+		p.explainBusy()
+		return
+	}
+	entry := widget.NewMultiLineEntry()
+	entry.Wrapping = fyne.TextWrapWord
+	entry.SetText(v.content)
+	entry.SetMinRowsVisible(6)
+	d := dialog.NewCustomConfirm("Edit message", "Send", "Cancel", entry, func(ok bool) {
+		text := strings.TrimSpace(entry.Text)
+		i := p.indexOf(v.id)
+		if !ok || text == "" || i < 0 || p.busy() || p.model == nil {
+			return
+		}
+		p.views = append(p.views[:i], msgView{role: history.RoleUser, content: text},
+			msgView{role: history.RoleAssistant, status: history.StatusStreaming, streaming: true})
+		p.rebuildList(true)
+		p.setBusy(true)
+		svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
+		p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+			_, err := svc.Edit(ctx, id, text, opts, onEvent)
+			return err
+		})
+	}, p.w.win)
+	d.Resize(fyne.NewSize(560, 320))
+	d.Show()
+}
+
+func (p *chatPage) explainBusy() {
+	switch {
+	case p.busy():
+		dialog.ShowInformation("A reply is being written", "Wait for it to finish, or stop it (Esc), first.", p.w.win)
+	case p.model == nil:
+		dialog.ShowInformation("No model loaded", "Choose a model at the top of the chat first.", p.w.win)
+	}
+}
+
+// switchVersion shows another version of a message (and what followed it).
+func (p *chatPage) switchVersion(v msgView, delta int) {
+	if p.busy() {
+		p.explainBusy()
+		return
+	}
+	p.w.background("Switch versions", func(ctx context.Context) error {
+		_, err := p.w.chatService().SwitchVersion(ctx, v.id, delta)
+		return err
+	}, func(err error) {
+		if err == nil {
+			p.reloadThread()
+		}
+	})
+}
+
+func (p *chatPage) indexOf(id int64) int {
+	for i, v := range p.views {
+		if v.id == id && id != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// stop stops the reply being written in the conversation shown (its text
+// so far is kept).
+func (p *chatPage) stop() {
+	if p.convID != "" {
+		p.w.chatService().Stop(p.convID)
+	}
+}
+
+// setBusy switches the input between Send and Stop.
+func (p *chatPage) setBusy(busy bool) {
+	setVisible(p.sendBtn, !busy)
+	setVisible(p.stopBtn, busy)
+}
+
+// conversationCreated adopts the conversation made for a new chat's first
+// message, if that chat is still shown.
+func (p *chatPage) conversationCreated(draftID int, id string) {
+	if p.startingDraft == draftID {
+		p.startingDraft = 0
+	}
+	if p.convID == "" && draftID == p.draftID {
+		p.convID = id
+		p.conv = history.Conversation{ID: id, Persona: p.draftPersona}
+		p.sidebar.markCurrent()
+	}
+}
+
+// replyEvents takes the service's events of a frame (UI goroutine, from
+// the bridge): the conversation shown follows its reply; the sidebar
+// follows the list of conversations.
+func (p *chatPage) replyEvents(events []app.ReplyEvent) {
+	reload, text := false, false
+	for _, e := range events {
+		switch e.Kind {
+		case app.EventStarted, app.EventChanged:
+			reload = true
+		case app.EventText:
+			text = text || e.ConversationID == p.convID
+		case app.EventDone:
+			reload = true
+			p.finishReply(e)
+		}
+	}
+	if text {
+		p.showStream()
+	}
+	if reload {
+		p.sidebar.reload()
+	}
+}
+
+// showStream shows the text so far of the reply being written in the
+// conversation shown, in its last row.
+func (p *chatPage) showStream() {
+	act, ok := p.w.chatService().Activity(p.convID)
+	if !ok || p.convID == "" {
+		return
+	}
+	i := len(p.views) - 1
+	if i < 0 || !p.views[i].streaming {
+		return
+	}
+	p.views[i].id = act.MessageID
+	p.showStreamText(i, act.Text)
+}
+
+// showStreamText puts text in the streaming row i.
+func (p *chatPage) showStreamText(i int, text string) {
+	if text == p.views[i].content {
+		return
+	}
+	p.views[i].content = text
+	p.updateRow(i)
+	if p.streamShown != nil {
+		p.streamShown(text)
+	}
+}
+
+// finishReply ends a reply: when its conversation is shown, the row gets
+// the saved text and its numbers.
+func (p *chatPage) finishReply(e app.ReplyEvent) {
+	viewing := e.ConversationID == p.convID && p.convID != ""
+	if e.Result != nil && e.Result.DroppedNote != "" {
+		p.notes[e.MessageID] = e.Result.DroppedNote
+		if viewing {
+			p.showBanner("Older turns were left out to fit the context: " + e.Result.DroppedNote)
+		}
+	}
+	if !viewing {
+		return
+	}
+	p.setBusy(false)
+	if err := e.Err; err != nil && !errors.Is(err, context.Canceled) {
+		if errors.Is(err, chat.ErrContextFull) {
+			p.showBanner("The conversation no longer fits the model's context: " + err.Error() +
+				". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
+		} else {
+			p.showBanner(fmt.Sprintf("The reply failed: %v", err))
+		}
+	}
+	p.reloadThread()
+}
+
+func (p *chatPage) showBanner(text string) {
+	p.banner.SetText(text)
+	p.bannerC.Show()
+}
