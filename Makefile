@@ -8,7 +8,7 @@ export LLAMADESK_TESTDATA ?= $(abspath ../shared/testdata)
 GO ?= go
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo "xvfb-run -a -s '-screen 0 1280x1024x24'")
 
-.PHONY: run build test vet fuzz bench screenshots clean
+.PHONY: run build test vet vet-darwin generate windows gpu-check-prepare gpu-check fuzz bench screenshots clean
 
 ## run: build and open the window
 run: build
@@ -17,15 +17,55 @@ run: build
 ## screenshots: a PNG of each page of the real window (under Xvfb) in SCREENSHOTS
 SCREENSHOTS ?= /tmp/llamadesk-screenshots
 screenshots: build
-	xvfb-run -a -s '-screen 0 1280x900x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS)
+	xvfb-run -a -s '-screen 0 1600x1000x24' ui/screenshots.sh ./llamadesk $(SCREENSHOTS) $(SHOTS)
 
 ## build: build the llamadesk binary
 build:
 	$(GO) build -o llamadesk .
 
-## vet: static checks
-vet:
+## vet: static checks (and those of the macOS build, see vet-darwin)
+vet: vet-darwin
 	$(GO) vet ./...
+
+## vet-darwin: vet the macOS build from Linux. The packages that build without
+## cgo are vetted for darwin/arm64; the Metal backend's Go side, with its cgo
+## calls checked against lmtl.h, for darwin/amd64 with gcc standing in for
+## Apple's clang (.ci/darwin-vet-cc; the Objective-C itself is not compiled).
+vet-darwin:
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./engine/... ./gpu/...
+	GOOS=darwin GOARCH=amd64 CGO_ENABLED=1 CC=$(CURDIR)/.ci/darwin-vet-cc $(GO) vet ./gpu/...
+
+## generate: translate the GPU kernels to the Metal Shading Language again
+## (gpu/kernels/msl; needs glslang-tools and spirv-cross)
+generate:
+	$(GO) generate ./gpu/...
+
+## windows: cross-build llamadesk.exe for 64-bit Windows with MinGW-w64
+## (apt-get install gcc-mingw-w64-x86-64), with the icon in its resources
+WINDOWS_CC ?= x86_64-w64-mingw32-gcc
+WINDRES ?= x86_64-w64-mingw32-windres
+windows:
+	@mkdir -p dist/windows
+	$(GO) run ./assets/winicon -in assets/icon.png -out dist/windows/llamadesk.ico
+	printf '1 ICON "llamadesk.ico"\n' > dist/windows/llamadesk.rc
+	$(WINDRES) -O coff -i dist/windows/llamadesk.rc -o rsrc_windows_amd64.syso
+	CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=$(WINDOWS_CC) $(GO) build -o llamadesk.exe . ; \
+		rc=$$?; rm -f rsrc_windows_amd64.syso; exit $$rc
+	@file llamadesk.exe | grep -q 'PE32+ executable' || { file llamadesk.exe; echo "llamadesk.exe is not a PE32+ executable"; exit 1; }
+	@file llamadesk.exe
+
+## gpu-check-prepare: fill GPU_CHECK_DIR (outside the repository) with what
+## gpu-check needs on a GPU machine without internet (needs internet, npm,
+## apt-get and a llama.cpp build: see gpu/gpucheck/prepare.sh)
+GPU_CHECK_DIR ?= $(abspath ../scratch/gpu-check)
+gpu-check-prepare:
+	gpu/gpucheck/prepare.sh $(GPU_CHECK_DIR)
+
+## gpu-check: on a machine with an NVIDIA GPU: the EGL device context, the GL
+## tests on the GPU, and 7B Q4_0 and Q4_K_M against llama.cpp's Vulkan build,
+## in one table (GPU_CHECK_FLAGS: e.g. -rounds 5)
+gpu-check:
+	$(GPU_CHECK_DIR)/gpu-check -dir $(GPU_CHECK_DIR) $(GPU_CHECK_FLAGS)
 
 ## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests);
 ## the packages that run goroutines are tested under the race detector (instead of a plain run)
@@ -44,7 +84,7 @@ FUZZ_TARGETS := \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
 	models:FuzzNextLink cli:FuzzTerminalSafe \
-	gpu/kernels:FuzzRepack ui:FuzzSplitBlocks
+	gpu/kernels:FuzzRepack ui:FuzzParseMarkdown
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
@@ -56,4 +96,5 @@ bench:
 	$(GO) test -run '^$$' -bench . ./engine/cpu/
 
 clean:
-	rm -f llamadesk
+	rm -f llamadesk llamadesk.exe rsrc_windows_amd64.syso
+	rm -rf dist/windows

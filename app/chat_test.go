@@ -584,3 +584,25 @@ func TestSetResponderClosesTheOldOneWhenIdle(t *testing.T) {
 		return c.slots[old] == nil
 	})
 }
+
+func TestRenameKeepsThePlaceInTheList(t *testing.T) {
+	a := openApp(t)
+	c := a.Chat()
+	ctx := context.Background()
+	older, err := c.Create(ctx, history.NewConversation{Title: "Older"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if _, err := c.Create(ctx, history.NewConversation{Title: "Newer"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename(ctx, older.ID, "Older, renamed"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.List(ctx)
+	if err != nil || len(list) != 2 || list[0].Title != "Newer" || list[1].Title != "Older, renamed" ||
+		!list[1].UpdatedAt.Equal(older.UpdatedAt) {
+		t.Fatalf("after renaming the older conversation: %+v, %v", list, err)
+	}
+}

@@ -238,7 +238,8 @@ func (s *Store) Conversations(ctx context.Context) ([]Conversation, error) {
 
 // RenameConversation sets the title a person chose. An empty title goes
 // back to the automatic one (from the first user message of the active
-// path).
+// path). It keeps UpdatedAt: renaming does not move a conversation up the
+// list.
 func (s *Store) RenameConversation(ctx context.Context, id, title string) error {
 	title = strings.Join(strings.Fields(title), " ")
 	if utf8.RuneCountInString(title) > maxEditedTitle || !utf8.ValidString(title) {
@@ -258,7 +259,8 @@ func (s *Store) RenameConversation(ctx context.Context, id, title string) error 
 				}
 			}
 		}
-		return updateConversation(ctx, tx, id, "title = ?, title_edited = ?, updated_at = ?", title, edited, millis(now()))
+		// A new name is not a new use: UpdatedAt (which orders the list) stays.
+		return updateConversation(ctx, tx, id, "title = ?, title_edited = ?", title, edited)
 	})
 }
 

@@ -29,18 +29,15 @@ type bridge struct {
 	wake chan struct{}
 	// pending is set while a delivery is queued on the UI goroutine.
 	pending atomic.Bool
-	// held is set while events wait for delivery: the window's count of
-	// background work (w.bg) holds one for them, so that waiting for the
-	// background work waits for their effects too.
-	held bool
 }
 
 // newBridge subscribes to the chat service until ctx ends, handing the
 // events to deliver on the UI goroutine.
 func newBridge(ctx context.Context, w *Window, svc *app.Chat, deliver func([]app.ReplyEvent)) *bridge {
+	// Not counted in w.bg (events come from any goroutine, counted or not):
+	// it lives as long as the window and ends with ctx.
 	b := &bridge{w: w, deliver: deliver, wake: make(chan struct{}, 1)}
 	unsubscribe := svc.Subscribe(b.add)
-	// Not counted in w.bg: it lives as long as the window, and ends with ctx.
 	go func() {
 		defer unsubscribe()
 		b.run(ctx)
@@ -59,10 +56,6 @@ func (b *bridge) add(e app.ReplyEvent) {
 	} else {
 		b.queued[n-1].Live = e.Live
 	}
-	if !b.held {
-		b.held = true
-		b.w.bg.Add(1)
-	}
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -72,7 +65,6 @@ func (b *bridge) add(e app.ReplyEvent) {
 
 // run delivers queued events at most once a frame until ctx ends.
 func (b *bridge) run(ctx context.Context) {
-	defer b.release(true)
 	for {
 		select {
 		case <-ctx.Done():
@@ -90,18 +82,13 @@ func (b *bridge) run(ctx context.Context) {
 	}
 }
 
-// release gives back the hold on w.bg once no event waits (or, with
-// always, at the end).
-func (b *bridge) release(always bool) {
+// quiet reports whether no event waits for delivery (tests wait for it:
+// events may come from goroutines the window does not count, such as a
+// reply started by another part of the program).
+func (b *bridge) quiet() bool {
 	b.mu.Lock()
-	done := b.held && (always || len(b.queued) == 0)
-	if done {
-		b.held = false
-	}
-	b.mu.Unlock()
-	if done {
-		b.w.bg.Done()
-	}
+	defer b.mu.Unlock()
+	return len(b.queued) == 0 && !b.pending.Load()
 }
 
 // flush hands the queued events to the page (UI goroutine).
@@ -114,5 +101,4 @@ func (b *bridge) flush() {
 	if len(events) > 0 {
 		b.deliver(events)
 	}
-	b.release(false)
 }

@@ -201,7 +201,7 @@ func (e *dlEntry) describe() string {
 		case errors.Is(e.err, download.ErrPaused):
 			return "Paused: resume it from the catalog"
 		}
-		return "Failed: " + e.err.Error()
+		return errorWords(e.err)
 	}
 	if !e.started {
 		return "Asking the hub for the file's size and checksum…"

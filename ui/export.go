@@ -93,3 +93,21 @@ func (p *chatPage) exportAll() {
 			})
 		}, p.w.win)
 }
+
+// importConversation adds a conversation exported as JSON and opens it.
+func (p *chatPage) importConversation() {
+	p.w.chooseFile(fileChoice{title: "Import a conversation", filters: []fileFilter{{"Conversations exported as JSON", []string{".json"}}}},
+		func(path string) {
+			var id string
+			p.w.background("Import the conversation", func(ctx context.Context) error {
+				var err error
+				id, err = p.w.chatService().ImportFile(ctx, path)
+				return err
+			}, func(err error) {
+				if err == nil {
+					p.w.tabs.Select(p.w.chatTab)
+					p.openConversation(id)
+				}
+			})
+		})
+}

@@ -162,6 +162,7 @@ func (w *Window) fyneFileDialog(c fileChoice, done func(path string)) {
 // showInFolder opens the system's file manager at path's folder, off the
 // UI goroutine.
 func (w *Window) showInFolder(path string) {
+	var failed error
 	w.background("Show in folder", func(context.Context) error {
 		var cmd *exec.Cmd
 		switch runtime.GOOS {
@@ -177,10 +178,25 @@ func (w *Window) showInFolder(path string) {
 			cmd = exec.Command("xdg-open", dir)
 		}
 		if err := cmd.Start(); err != nil {
-			return err
+			// No file manager to hand it to (no xdg-open): say where it is.
+			failed = err
+			return nil
 		}
 		// explorer exits with 1 even when it worked; only a failure to start counts.
 		go cmd.Wait()
 		return nil
-	}, nil)
+	}, func(error) {
+		if failed != nil {
+			w.showPath("Show in folder", "No file manager could be opened ("+filepath.Base(commandName(failed))+" is missing)", path)
+		}
+	})
+}
+
+// commandName names the program an exec error is about.
+func commandName(err error) string {
+	var e *exec.Error
+	if errors.As(err, &e) {
+		return e.Name
+	}
+	return "the file manager"
 }

@@ -83,11 +83,15 @@ func (tw *testWindow) ui(fn func()) {
 	fn()
 }
 
-// settle waits until no background work is left.
+// settle waits until no background work is left and the chat service's
+// events have reached the widgets.
 func (tw *testWindow) settle() {
 	for range 3 {
 		tw.wait()
 		time.Sleep(10 * time.Millisecond)
+		for i := 0; i < 500 && !tw.bridge.quiet(); i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	tw.wait()
 }

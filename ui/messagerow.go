@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
 )
 
@@ -38,6 +39,10 @@ type rowActions struct {
 	edit       func(v msgView)
 	regenerate func(v msgView)
 	switchTo   func(v msgView, delta int)
+	// resume continues a reply that was cut short (nil: no Continue button).
+	resume func(v msgView)
+	// md caches the parsed Markdown of messages (nil: parse every time).
+	md *mdCache
 }
 
 // messageRow is one message of the conversation: who wrote it, its text
@@ -50,25 +55,23 @@ type messageRow struct {
 	actions rowActions
 	view    msgView
 
-	bg       *canvas.Rectangle
-	who      *widget.Label
-	version  *widget.Label
-	prev     *widget.Button
-	next     *widget.Button
-	copyBtn  *widget.Button
-	editBtn  *widget.Button
-	regenBtn *widget.Button
-	buttons  *fyne.Container
-	userText *widget.RichText
-	footer   *widget.Label
-	notice   *widget.Label
+	bg        *canvas.Rectangle
+	who       *widget.Label
+	version   *widget.Label
+	prev      *tipButton
+	next      *tipButton
+	copyBtn   *tipButton
+	editBtn   *tipButton
+	regenBtn  *tipButton
+	resumeBtn *widget.Button
+	buttons   *fyne.Container
+	userText  *widget.RichText
+	footer    *widget.Label
+	notice    *widget.Label
 
-	// prose and code are pools of block views reused between messages;
-	// proseText is the Markdown each prose view shows, so that unchanged
-	// paragraphs (all but the last while a reply streams) are not parsed again.
-	prose     []*widget.RichText
-	proseText []string
-	code      []*codeView
+	// md draws the reply's Markdown, keeping the widgets of unchanged
+	// blocks (all but the last while a reply streams).
+	md mdView
 	// body lists the block views the current message uses, in order.
 	body []fyne.CanvasObject
 
@@ -79,22 +82,24 @@ type messageRow struct {
 
 func newMessageRow(actions rowActions) *messageRow {
 	r := &messageRow{actions: actions}
+	r.md.copyText = func(s string) { r.actions.copy(s) }
 	r.bg = canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
 	r.bg.CornerRadius = theme.Size(theme.SizeNameInputRadius) * 2
 	r.who = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.version = widget.NewLabel("")
 	r.version.SizeName = theme.SizeNameCaptionText
-	small := func(icon fyne.Resource, tapped func()) *widget.Button {
-		b := widget.NewButtonWithIcon("", icon, tapped)
-		b.Importance = widget.LowImportance
-		return b
-	}
-	r.prev = small(theme.NavigateBackIcon(), func() { r.actions.switchTo(r.view, -1) })
-	r.next = small(theme.NavigateNextIcon(), func() { r.actions.switchTo(r.view, +1) })
-	r.copyBtn = small(theme.ContentCopyIcon(), func() { r.actions.copy(r.view.content) })
-	r.editBtn = small(theme.DocumentCreateIcon(), func() { r.actions.edit(r.view) })
-	r.regenBtn = small(theme.ViewRefreshIcon(), func() { r.actions.regenerate(r.view) })
-	r.buttons = container.NewHBox(r.prev, r.version, r.next, r.copyBtn, r.editBtn, r.regenBtn)
+	r.prev = iconButton(theme.NavigateBackIcon(), "Previous version", func() { r.actions.switchTo(r.view, -1) })
+	r.next = iconButton(theme.NavigateNextIcon(), "Next version", func() { r.actions.switchTo(r.view, +1) })
+	r.copyBtn = iconButton(theme.ContentCopyIcon(), "Copy the message", func() { r.actions.copy(r.view.content) })
+	r.editBtn = iconButton(theme.DocumentCreateIcon(), "Edit and send again (the original is kept)", func() { r.actions.edit(r.view) })
+	r.regenBtn = iconButton(theme.ViewRefreshIcon(), "Write another reply (this one is kept)", func() { r.actions.regenerate(r.view) })
+	r.resumeBtn = widget.NewButtonWithIcon("Continue", theme.MediaPlayIcon(), func() {
+		if r.actions.resume != nil {
+			r.actions.resume(r.view)
+		}
+	})
+	r.resumeBtn.Importance = widget.LowImportance
+	r.buttons = container.NewHBox(r.resumeBtn, r.prev, r.version, r.next, r.copyBtn, r.editBtn, r.regenBtn)
 	r.userText = widget.NewRichText()
 	r.userText.Wrapping = fyne.TextWrapWord
 	r.footer = widget.NewLabel("")
@@ -150,6 +155,7 @@ func (r *messageRow) apply(v msgView) {
 	setEnabled(r.editBtn, !v.streaming && v.id != 0)
 	setEnabled(r.regenBtn, !v.streaming && v.id != 0)
 	setEnabled(r.copyBtn, v.content != "")
+	setVisible(r.resumeBtn, r.actions.resume != nil && canResume(v))
 
 	r.body = r.body[:0]
 	if user {
@@ -157,7 +163,7 @@ func (r *messageRow) apply(v msgView) {
 		r.userText.Refresh()
 		r.body = append(r.body, r.userText)
 	} else {
-		r.setMarkdown(v.content)
+		r.body = append(r.body, r.md.set(r.markdown(v))...)
 	}
 
 	footer, danger := footerText(v)
@@ -173,35 +179,22 @@ func (r *messageRow) apply(v msgView) {
 	setVisible(r.notice, r.notice.Text != "")
 }
 
-// setMarkdown fills the body with prose and code views for md.
-func (r *messageRow) setMarkdown(md string) {
-	np, nc := 0, 0
-	for _, b := range splitBlocks(md) {
-		switch b.kind {
-		case proseBlock:
-			if np == len(r.prose) {
-				rt := widget.NewRichText()
-				rt.Wrapping = fyne.TextWrapWord
-				r.prose = append(r.prose, rt)
-				r.proseText = append(r.proseText, "")
-			}
-			rt := r.prose[np]
-			if r.proseText[np] != b.text || len(rt.Segments) == 0 {
-				rt.ParseMarkdown(b.text)
-				r.proseText[np] = b.text
-			}
-			np++
-			r.body = append(r.body, rt)
-		case codeBlock:
-			if nc == len(r.code) {
-				r.code = append(r.code, newCodeView(func(s string) { r.actions.copy(s) }))
-			}
-			cv := r.code[nc]
-			nc++
-			cv.set(b.text, b.lang)
-			r.body = append(r.body, cv.root)
-		}
+// markdown returns the blocks of a reply, parsed once per id and content.
+func (r *messageRow) markdown(v msgView) []mdBlock {
+	if r.actions.md == nil {
+		return parseMarkdown(v.content)
 	}
+	id := v.id
+	if v.streaming {
+		id = 0 // changes every frame: not worth keeping
+	}
+	return r.actions.md.blocks(id, v.content)
+}
+
+// canResume reports whether a reply can be continued (see app.CanContinue).
+func canResume(v msgView) bool {
+	return !v.streaming && v.id != 0 && app.CanContinue(history.Message{Role: v.role, Content: v.content,
+		Status: v.status, Stats: v.stats})
 }
 
 // footerText is the line under a message: a reply's numbers, or why it
@@ -287,11 +280,14 @@ func (r *messageRow) layoutAt(width float32) float32 { return r.arrange(width, t
 // and sizes the parts (measuring alone skips that work).
 func (r *messageRow) arrange(width float32, place bool) float32 {
 	pad := rowPad()
+	// On a wide window the message is a centred column of maxColumn.
+	x0 := max(0, (width-maxColumn)/2)
+	width = min(width, maxColumn)
 	inner := width - 4*pad
 	if inner < 50 {
 		inner = 50
 	}
-	x := 2 * pad
+	x := x0 + 2*pad
 	y := 2 * pad
 	whoMin := r.who.MinSize()
 	btnMin := r.buttons.MinSize()
@@ -323,7 +319,7 @@ func (r *messageRow) arrange(width float32, place bool) float32 {
 	}
 	y += pad
 	if place {
-		r.bg.Move(fyne.NewPos(pad, pad))
+		r.bg.Move(fyne.NewPos(x0+pad, pad))
 		r.bg.Resize(fyne.NewSize(width-2*pad, y-pad))
 	}
 	r.height = y + pad
@@ -383,11 +379,12 @@ func (m *messageRowRenderer) Refresh() {
 // codeView is a code block: its language, a copy button and the code in a
 // monospace font on a tinted background.
 type codeView struct {
-	root *fyne.Container
-	bg   *canvas.Rectangle
-	lang *widget.Label
-	text *widget.RichText
-	code string
+	root   *fyne.Container
+	scroll *container.Scroll
+	bg     *canvas.Rectangle
+	lang   *widget.Label
+	text   *widget.RichText
+	code   string
 }
 
 func newCodeView(copyText func(string)) *codeView {
@@ -398,10 +395,12 @@ func newCodeView(copyText func(string)) *codeView {
 	cv.lang.SizeName = theme.SizeNameCaptionText
 	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() { copyText(cv.code) })
 	copyBtn.Importance = widget.LowImportance
+	copyBtn.SetText("")
 	cv.text = widget.NewRichText()
-	cv.text.Wrapping = fyne.TextWrapBreak
-	head := container.NewBorder(nil, nil, cv.lang, copyBtn)
-	cv.root = container.NewStack(cv.bg, container.NewBorder(head, nil, nil, nil, cv.text))
+	cv.text.Wrapping = fyne.TextWrapOff // long lines scroll sideways, not wrap mid-word
+	cv.scroll = container.NewHScroll(cv.text)
+	head := container.NewBorder(nil, nil, cv.lang, newTipButton(copyBtn, "Copy the code"))
+	cv.root = container.NewStack(cv.bg, container.NewBorder(head, nil, nil, nil, cv.scroll))
 	return cv
 }
 

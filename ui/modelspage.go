@@ -56,7 +56,8 @@ func newModelsPage(w *Window) *modelsPage {
 		}
 		w.showInFolder(dir)
 	})
-	refresh := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), m.reload)
+	refresh := iconButton(theme.ViewRefreshIcon(), "Look for models again", m.reload)
+	refresh.Importance = widget.MediumImportance
 
 	m.localList = widget.NewList(
 		func() int { return m.localLen() },
@@ -293,10 +294,7 @@ func (m *modelsPage) deleteModel(l app.LocalEntry) {
 	if l.Link != "" {
 		what = "Remove the link " + l.File + " from the models folder? The file it points to (" + l.Link + ") is kept."
 	}
-	dialog.ShowConfirm("Delete model", what, func(ok bool) {
-		if !ok {
-			return
-		}
+	m.w.confirmDelete("Delete model", what, func() {
 		svc := m.w.modelService()
 		m.w.background("Delete the model", func(context.Context) error {
 			_, err := svc.Remove(l.File)
@@ -305,7 +303,7 @@ func (m *modelsPage) deleteModel(l app.LocalEntry) {
 			m.reload()
 			m.w.chat.refreshModels(false)
 		})
-	}, m.w.win)
+	})
 }
 
 // useModel loads a local model in the chat and shows the chat.
@@ -325,224 +323,16 @@ func paramsText(n uint64) string {
 	return fmt.Sprintf("%d", n)
 }
 
-// fitImportance colours a fit verdict.
-func fitImportance(v models.Verdict) widget.Importance {
-	switch v {
-	case models.FitsGPU:
-		return widget.SuccessImportance
-	case models.PartialOffload, models.CPUOnly:
-		return widget.MediumImportance
-	}
-	return widget.DangerImportance
-}
-
-// localRow is a local model: its file, facts, fit and buttons.
-type localRow struct {
-	widget.BaseWidget
-	page   *modelsPage
-	entry  app.LocalEntry
-	title  *widget.Label
-	detail *widget.Label
-	fit    *widget.Label
-	use    *widget.Button
-	root   fyne.CanvasObject
-}
-
-func newLocalRow(m *modelsPage) *localRow {
-	r := &localRow{page: m}
-	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.title.Truncation = fyne.TextTruncateEllipsis
-	r.detail = widget.NewLabel("")
-	r.detail.SizeName = theme.SizeNameCaptionText
-	r.detail.Truncation = fyne.TextTruncateEllipsis
-	r.fit = widget.NewLabel("")
-	r.use = widget.NewButtonWithIcon("Use in chat", theme.MailComposeIcon(), func() { m.useModel(r.entry) })
-	show := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() { m.w.showInFolder(r.entry.Path) })
-	del := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { m.deleteModel(r.entry) })
-	del.Importance = widget.DangerImportance
-	r.root = container.NewBorder(nil, nil, nil, container.NewHBox(r.fit, r.use, show, del),
-		container.New(&tightVBox{}, r.title, r.detail))
-	r.ExtendBaseWidget(r)
-	return r
-}
-
-func (r *localRow) set(l app.LocalEntry) {
-	r.entry = l
-	r.title.SetText(l.File)
-	var facts []string
-	if l.Name != "" {
-		facts = append(facts, l.Name)
-	}
-	if l.Quantization != "" {
-		facts = append(facts, l.Quantization)
-	}
-	facts = append(facts, download.FormatBytes(l.Size))
-	if l.Parameters > 0 {
-		facts = append(facts, paramsText(l.Parameters)+" parameters")
-	}
-	if l.ContextLength > 0 {
-		facts = append(facts, fmt.Sprintf("context %d", l.ContextLength))
-	}
-	if l.Link != "" {
-		facts = append(facts, "link to "+l.Link)
-	}
-	if l.Err != "" {
-		facts = []string{"cannot be read: " + l.Err}
-	}
-	r.detail.SetText(strings.Join(facts, " · "))
-	switch {
-	case l.Fit != nil:
-		r.fit.SetText(l.FitSummary)
-		r.fit.Importance = fitImportance(l.Fit.Verdict)
-	default:
-		r.fit.SetText("")
-	}
-	r.fit.Refresh()
-	setEnabled(r.use, l.Err == "")
-}
-
-// CreateRenderer draws the row.
-func (r *localRow) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(r.root) }
-
-// catalogRow is one downloadable file of a catalog model.
-type catalogRow struct {
-	widget.BaseWidget
-	page   *modelsPage
-	entry  app.CatalogEntry
-	title  *widget.Label
-	detail *widget.Label
-	size   *widget.Label
-	fit    *widget.Label
-	action *widget.Button
-	root   fyne.CanvasObject
-}
-
-func newCatalogRow(m *modelsPage) *catalogRow {
-	r := &catalogRow{page: m}
-	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.detail = widget.NewLabel("")
-	r.detail.SizeName = theme.SizeNameCaptionText
-	r.detail.Importance = widget.LowImportance
-	r.detail.Truncation = fyne.TextTruncateEllipsis
-	r.size = widget.NewLabel("")
-	r.size.Alignment = fyne.TextAlignTrailing
-	r.fit = widget.NewLabel("")
-	r.action = widget.NewButtonWithIcon("Download", theme.DownloadIcon(), func() { m.download(r.entry) })
-	right := container.NewHBox(fixedWidth(r.size, 90), fixedWidth(r.fit, 190), fixedWidth(r.action, 140))
-	r.root = container.NewBorder(nil, nil, nil, right, container.New(&tightVBox{}, r.title, r.detail))
-	r.ExtendBaseWidget(r)
-	return r
-}
-
-func (r *catalogRow) set(e app.CatalogEntry) {
-	r.entry = e
-	title := e.Quant
-	if e.Recommended {
-		title += "  ★ recommended"
-	}
-	r.title.SetText(title)
-	r.detail.SetText(r.page.w.modelService().Catalog.Quants[e.Quant])
-	size := download.FormatBytes(e.Size)
-	if !e.SizeExact {
-		size = "≈ " + size
-	}
-	r.size.SetText(size)
-	r.fit.SetText(e.FitSummary)
-	r.fit.Importance = fitImportance(e.Fit.Verdict)
-	r.fit.Refresh()
-	running := r.page.w.downloads.find(e.Ref) != nil
-	switch {
-	case e.Downloaded:
-		r.action.SetText("Downloaded")
-		r.action.SetIcon(theme.ConfirmIcon())
-		r.action.Importance = widget.LowImportance
-		r.action.Disable()
-	case running:
-		r.action.SetText("Downloading")
-		r.action.SetIcon(theme.DownloadIcon())
-		r.action.Importance = widget.LowImportance
-		r.action.Disable()
-	case e.Partial:
-		r.action.SetText("Resume")
-		r.action.SetIcon(theme.MediaPlayIcon())
-		r.action.Importance = widget.HighImportance
-		r.action.Enable()
-	default:
-		r.action.SetText("Download")
-		r.action.SetIcon(theme.DownloadIcon())
-		r.action.Importance = widget.MediumImportance
-		if e.Recommended {
-			r.action.Importance = widget.HighImportance
+// catalogFirst returns the recommended file of the catalog model shown
+// (or its first), nil before the catalog is listed.
+func (m *modelsPage) catalogFirst() *app.CatalogEntry {
+	for i := range m.catEntries {
+		if m.catEntries[i].Recommended {
+			return &m.catEntries[i]
 		}
-		r.action.Enable()
 	}
-	r.action.Refresh()
-}
-
-// CreateRenderer draws the row.
-func (r *catalogRow) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(r.root) }
-
-// downloadRow is one download: name, progress bar, numbers and buttons.
-type downloadRow struct {
-	widget.BaseWidget
-	page    *modelsPage
-	entry   *dlEntry
-	title   *widget.Label
-	bar     *widget.ProgressBar
-	detail  *widget.Label
-	pause   *widget.Button
-	cancel  *widget.Button
-	dismiss *widget.Button
-	root    fyne.CanvasObject
-}
-
-func newDownloadRow(m *modelsPage) *downloadRow {
-	r := &downloadRow{page: m}
-	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	r.bar = widget.NewProgressBar()
-	r.detail = widget.NewLabel("")
-	r.detail.SizeName = theme.SizeNameCaptionText
-	r.detail.Truncation = fyne.TextTruncateEllipsis
-	r.pause = widget.NewButtonWithIcon("Pause", theme.MediaPauseIcon(), func() {
-		if r.entry.progress.State == download.StatePaused {
-			m.w.downloads.resume(r.entry)
-		} else {
-			m.w.downloads.pause(r.entry)
-		}
-	})
-	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { m.w.downloads.cancel(r.entry) })
-	r.dismiss = widget.NewButtonWithIcon("Dismiss", theme.ContentClearIcon(), func() { m.w.downloads.dismiss(r.entry) })
-	buttons := container.NewHBox(r.pause, r.cancel, r.dismiss)
-	r.root = container.NewBorder(nil, nil, nil, container.NewCenter(buttons),
-		container.New(&tightVBox{}, r.title, r.bar, r.detail))
-	r.ExtendBaseWidget(r)
-	return r
-}
-
-func (r *downloadRow) set(e *dlEntry) {
-	r.entry = e
-	r.title.SetText(e.name)
-	r.bar.SetValue(e.progress.Fraction())
-	r.detail.SetText(e.describe())
-	if e.finished && e.err != nil {
-		r.detail.Importance = widget.DangerImportance
-	} else {
-		r.detail.Importance = widget.MediumImportance
+	if len(m.catEntries) > 0 {
+		return &m.catEntries[0]
 	}
-	r.detail.Refresh()
-	paused := e.progress.State == download.StatePaused
-	if paused {
-		r.pause.SetText("Resume")
-		r.pause.SetIcon(theme.MediaPlayIcon())
-	} else {
-		r.pause.SetText("Pause")
-		r.pause.SetIcon(theme.MediaPauseIcon())
-	}
-	setVisible(r.pause, !e.finished)
-	setVisible(r.cancel, !e.finished)
-	setVisible(r.dismiss, e.finished)
-	setEnabled(r.pause, e.started)
+	return nil
 }
-
-// CreateRenderer draws the row.
-func (r *downloadRow) CreateRenderer() fyne.WidgetRenderer { return widget.NewSimpleRenderer(r.root) }

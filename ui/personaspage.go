@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -24,15 +26,21 @@ type personasPage struct {
 	// editing is the name of the persona in the editor ("" for a new one).
 	editing string
 
-	name     *widget.Entry
-	prompt   *widget.Entry
-	model    *widget.Entry
-	sampling *samplingForm
-	form     *fyne.Container
-	title    *widget.Label
-	dupBtn   *widget.Button
-	delBtn   *widget.Button
-	defBtn   *widget.Button
+	name   *widget.Entry
+	prompt *widget.Entry
+	// model picks the preferred model among the local ones.
+	model *widget.Select
+	// edits tracks unsaved changes; selecting tells list selections made by
+	// code from the person's.
+	edits     *dirtyForm
+	selecting bool
+	scroll    *container.Scroll
+	sampling  *samplingForm
+	form      *fyne.Container
+	title     *widget.Label
+	dupBtn    *widget.Button
+	delBtn    *widget.Button
+	defBtn    *widget.Button
 }
 
 func newPersonasPage(w *Window) *personasPage {
@@ -61,17 +69,21 @@ func newPersonasPage(w *Window) *personasPage {
 			c.Objects[1].(*widget.Label).SetText(firstWords(p.SystemPrompt, 12))
 		})
 	pp.list.OnSelected = func(id widget.ListItemID) {
-		if id < len(pp.personas) {
-			pp.edit(pp.personas[id])
+		if pp.selecting || id >= len(pp.personas) || pp.personas[id].Name == pp.editing && pp.editing != "" {
+			return
 		}
+		p := pp.personas[id]
+		pp.edits.leave(func() { pp.edit(p) }, func() { pp.selectEditing() })
 	}
 	newBtn := widget.NewButtonWithIcon("New", theme.ContentAddIcon(), func() {
-		pp.list.UnselectAll()
-		pp.edit(history.Persona{})
+		pp.edits.leave(func() {
+			pp.setSelection(-1)
+			pp.edit(history.Persona{})
+		}, nil)
 	})
 	importBtn := widget.NewButtonWithIcon("Import…", theme.FolderOpenIcon(), pp.importFile)
-	exportBtn := widget.NewButtonWithIcon("Export all…", theme.DocumentSaveIcon(), pp.exportFile)
-	restoreBtn := widget.NewButtonWithIcon("Restore built-ins", theme.HistoryIcon(), pp.restore)
+	exportBtn := newTipButton(widget.NewButtonWithIcon("Export…", theme.DocumentSaveIcon(), pp.exportFile), "Export every persona to a file")
+	restoreBtn := newTipButton(widget.NewButtonWithIcon("Restore", theme.HistoryIcon(), pp.restore), "Restore the built-in personas as shipped")
 	left := container.NewBorder(container.NewGridWithColumns(2, newBtn, importBtn, exportBtn, restoreBtn), nil, nil, nil, pp.list)
 
 	pp.title = widget.NewLabelWithStyle("New persona", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -81,10 +93,21 @@ func newPersonasPage(w *Window) *personasPage {
 	pp.prompt.Wrapping = fyne.TextWrapWord
 	pp.prompt.SetMinRowsVisible(8)
 	pp.prompt.SetPlaceHolder("The system prompt: who the assistant is and how it answers.")
-	pp.model = widget.NewEntry()
-	pp.model.SetPlaceHolder("optional: a model file or catalog name")
+	pp.model = widget.NewSelect([]string{noModel}, nil)
 	pp.sampling = newSamplingForm(history.Sampling{})
-	save := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), pp.save)
+	pp.edits = newDirtyForm(w)
+	pp.edits.what = func() string {
+		if pp.editing == "" {
+			return "the new persona"
+		}
+		return "the persona “" + pp.editing + "”"
+	}
+	pp.edits.snapshot = pp.snapshot
+	pp.edits.save = pp.saveThen
+	pp.edits.discard = func() { pp.edit(pp.saved()) }
+	pp.edits.watch(append([]*widget.Entry{pp.name, pp.prompt}, pp.sampling.entries()...)...)
+	pp.edits.watchSelect(pp.model)
+	save := widget.NewButtonWithIcon("Save (Ctrl+S)", theme.DocumentSaveIcon(), pp.save)
 	save.Importance = widget.HighImportance
 	pp.dupBtn = widget.NewButtonWithIcon("Duplicate", theme.ContentCopyIcon(), pp.duplicate)
 	pp.delBtn = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), pp.remove)
@@ -96,11 +119,13 @@ func newPersonasPage(w *Window) *personasPage {
 	}
 	items = append(items, pp.sampling.items()...)
 	modelItem := widget.NewFormItem("Preferred model", pp.model)
+	modelItem.HintText = "New chats with this persona load it (from the models folder)."
 	items = append(items, modelItem)
-	form := widget.NewForm(items...)
+	form := widget.NewForm(wheelFormItems(items, scrollTarget(&pp.scroll))...)
 	buttons := container.NewHBox(save, pp.defBtn, pp.dupBtn, pp.delBtn)
-	pp.form = container.NewVBox(pp.title, form)
-	right := container.NewBorder(nil, container.NewPadded(buttons), nil, nil, container.NewVScroll(container.NewPadded(pp.form)))
+	pp.form = container.NewVBox(pp.edits.markTitle(pp.title), form)
+	pp.scroll = container.NewVScroll(container.NewPadded(pp.form))
+	right := container.NewBorder(nil, container.NewPadded(buttons), nil, nil, pp.scroll)
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.3
 	pp.content = split
@@ -113,16 +138,88 @@ func (pp *personasPage) reload() {
 	pp.w.loadPersonas(func(list []history.Persona) {
 		pp.personas = list
 		pp.list.Refresh()
-		for i, p := range list {
-			if p.Name == pp.editing && pp.editing != "" {
-				pp.list.Select(i)
-				return
-			}
+		if pp.selectEditing() {
+			return
 		}
-		if pp.editing == "" && pp.name.Text == "" && len(list) > 0 {
-			pp.list.Select(0)
+		if pp.editing == "" && !pp.edits.dirty() && len(list) > 0 {
+			pp.setSelection(0)
+			pp.edit(list[0])
 		}
 	})
+	pp.loadModels()
+}
+
+// noModel is the model picker's choice for no preferred model.
+const noModel = "None"
+
+// loadModels fills the preferred-model picker with the local models.
+func (pp *personasPage) loadModels() {
+	var files []string
+	pp.w.background("List the local models", func(ctx context.Context) error {
+		local, err := pp.w.modelService().Library.Scan()
+		for _, l := range local {
+			files = append(files, l.File)
+		}
+		return err
+	}, func(err error) {
+		if err == nil {
+			pp.setModelOptions(files, pp.model.Selected)
+		}
+	})
+}
+
+// setModelOptions offers files (and keeps current, a model not in the
+// folder now, as a choice).
+func (pp *personasPage) setModelOptions(files []string, current string) {
+	opts := append([]string{noModel}, files...)
+	if current != "" && current != noModel && !slices.Contains(files, current) {
+		opts = append(opts, current)
+	}
+	pp.model.Options = opts
+	pp.model.Refresh()
+}
+
+// selectEditing selects the persona being edited in the list, reporting
+// whether it is there.
+func (pp *personasPage) selectEditing() bool {
+	for i, p := range pp.personas {
+		if p.Name == pp.editing && pp.editing != "" {
+			pp.setSelection(i)
+			return true
+		}
+	}
+	pp.setSelection(-1)
+	return false
+}
+
+// setSelection selects row i (-1: none) without editing it.
+func (pp *personasPage) setSelection(i int) {
+	pp.selecting = true
+	defer func() { pp.selecting = false }()
+	if i < 0 {
+		pp.list.UnselectAll()
+	} else {
+		pp.list.Select(i)
+	}
+}
+
+// snapshot is the editor's fields as one string (see dirtyForm).
+func (pp *personasPage) snapshot() string {
+	parts := []string{pp.name.Text, pp.prompt.Text, pp.model.Selected}
+	for _, e := range pp.sampling.entries() {
+		parts = append(parts, e.Text)
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// saved returns the persona being edited as saved.
+func (pp *personasPage) saved() history.Persona {
+	for _, p := range pp.personas {
+		if p.Name == pp.editing && pp.editing != "" {
+			return p
+		}
+	}
+	return history.Persona{}
 }
 
 // edit puts a persona in the editor (an empty one for a new persona).
@@ -133,16 +230,18 @@ func (pp *personasPage) edit(p history.Persona) {
 	} else {
 		pp.title.SetText("Edit “" + p.Name + "”")
 	}
+	pp.edits.loading = true
 	pp.name.SetText(p.Name)
 	pp.prompt.SetText(p.SystemPrompt)
-	pp.model.SetText(p.Model)
-	fresh := newSamplingForm(p.Sampling)
-	for _, pair := range [][2]*widget.Entry{
-		{pp.sampling.temperature, fresh.temperature}, {pp.sampling.topK, fresh.topK}, {pp.sampling.topP, fresh.topP},
-		{pp.sampling.minP, fresh.minP}, {pp.sampling.repeatPenalty, fresh.repeatPenalty}, {pp.sampling.maxTokens, fresh.maxTokens},
-	} {
-		pair[0].SetText(pair[1].Text)
+	model := p.Model
+	if model == "" {
+		model = noModel
 	}
+	pp.setModelOptions(pp.model.Options[1:], model)
+	pp.model.SetSelected(model)
+	pp.sampling.load(p.Sampling)
+	pp.edits.loading = false
+	pp.edits.loaded()
 	existing := p.Name != ""
 	setEnabled(pp.dupBtn, existing)
 	setEnabled(pp.delBtn, existing)
@@ -161,15 +260,23 @@ func (pp *personasPage) current() (history.Persona, error) {
 	if err != nil {
 		return base, err
 	}
-	p := history.Persona{Name: pp.name.Text, SystemPrompt: pp.prompt.Text, Model: pp.model.Text, Sampling: s}
+	model := pp.model.Selected
+	if model == noModel {
+		model = ""
+	}
+	p := history.Persona{Name: pp.name.Text, SystemPrompt: pp.prompt.Text, Model: model, Sampling: s}
 	return p, p.Validate()
 }
 
 // save creates or updates the persona in the editor.
-func (pp *personasPage) save() {
+func (pp *personasPage) save() { pp.saveThen(func(bool) {}) }
+
+// saveThen saves, then tells done whether it worked.
+func (pp *personasPage) saveThen(done func(ok bool)) {
 	p, err := pp.current()
 	if err != nil {
 		pp.w.showError("Save the persona", err)
+		done(false)
 		return
 	}
 	original := pp.editing
@@ -177,11 +284,14 @@ func (pp *personasPage) save() {
 		return pp.w.app.Personas().Save(ctx, original, p)
 	}, func(err error) {
 		if err != nil {
+			done(false)
 			return
 		}
 		pp.editing = p.Name
 		pp.title.SetText("Edit “" + p.Name + "”")
+		pp.edits.loaded()
 		pp.changed()
+		done(true)
 	})
 }
 
@@ -210,10 +320,7 @@ func (pp *personasPage) duplicate() {
 // remove deletes the persona being edited, after confirmation.
 func (pp *personasPage) remove() {
 	name := pp.editing
-	dialog.ShowConfirm("Delete persona", "Delete “"+name+"”? Conversations started with it keep its system prompt.", func(ok bool) {
-		if !ok {
-			return
-		}
+	pp.w.confirmDelete("Delete persona", "Delete “"+name+"”? Conversations started with it keep its system prompt.", func() {
 		pp.w.background("Delete the persona", func(ctx context.Context) error {
 			return pp.w.app.Personas().Delete(ctx, name)
 		}, func(err error) {
@@ -223,7 +330,7 @@ func (pp *personasPage) remove() {
 				pp.changed()
 			}
 		})
-	}, pp.w.win)
+	})
 }
 
 // makeDefault makes new chats start with the persona being edited.

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -42,7 +41,7 @@ func (p *chatPage) send() {
 	}
 	if p.model == nil {
 		msg := "Choose a model at the top of the chat first."
-		if p.loadBar.Visible() {
+		if p.loadBox.Visible() {
 			msg = "The model is still loading: send again in a moment."
 		}
 		if p.localCount == 0 {
@@ -119,12 +118,12 @@ func (p *chatPage) replyRefused(draft string, err error) {
 	case errors.As(err, &busy):
 		p.showBanner("Not sent: " + busy.Error() + ".")
 	case errors.As(err, &tooLong):
-		p.showBanner("Not sent: " + tooLong.Error())
+		defer p.showTooLong(tooLong.Check)
 	case errors.Is(err, chat.ErrContextFull):
-		p.showBanner("The conversation no longer fits the model's context: " + err.Error() +
+		p.showBanner("The conversation no longer fits the model's context: " + plainError(err) +
 			". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
 	default:
-		p.showBanner("The reply failed: " + err.Error())
+		p.showBanner("The reply failed: " + errorWords(err))
 	}
 	if draft != "" && p.entry.Text == "" && (busy != nil || tooLong != nil) {
 		p.entry.SetText(draft) // nothing typed is lost
@@ -269,12 +268,13 @@ func (p *chatPage) conversationCreated(draftID int, id string) {
 // the bridge): the conversation shown follows its reply; the sidebar
 // follows the list of conversations.
 func (p *chatPage) replyEvents(events []app.ReplyEvent) {
-	reload, text := false, false
+	reload, text, anyText := false, false, false
 	for _, e := range events {
 		switch e.Kind {
 		case app.EventStarted, app.EventChanged:
 			reload = true
 		case app.EventText:
+			anyText = true
 			text = text || e.ConversationID == p.convID
 		case app.EventDone:
 			reload = true
@@ -283,9 +283,20 @@ func (p *chatPage) replyEvents(events []app.ReplyEvent) {
 	}
 	if text {
 		p.showStream()
+		p.showLiveStatus()
 	}
 	if reload {
 		p.sidebar.reload()
+	} else if anyText {
+		p.sidebar.refreshWriting()
+	}
+}
+
+// showLiveStatus shows the numbers of the reply being written in the
+// conversation shown, under the input.
+func (p *chatPage) showLiveStatus() {
+	if act, ok := p.w.chatService().Activity(p.convID); ok && p.convID != "" {
+		p.status.SetText(act.Model + " · " + writingText(act))
 	}
 }
 
@@ -330,12 +341,13 @@ func (p *chatPage) finishReply(e app.ReplyEvent) {
 		return
 	}
 	p.setBusy(false)
+	p.updateStatus()
 	if err := e.Err; err != nil && !errors.Is(err, context.Canceled) {
 		if errors.Is(err, chat.ErrContextFull) {
-			p.showBanner("The conversation no longer fits the model's context: " + err.Error() +
+			p.showBanner("The conversation no longer fits the model's context: " + plainError(err) +
 				". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
 		} else {
-			p.showBanner(fmt.Sprintf("The reply failed: %v", err))
+			p.showBanner("The reply failed: " + errorWords(err))
 		}
 	}
 	p.reloadThread()
@@ -344,4 +356,14 @@ func (p *chatPage) finishReply(e app.ReplyEvent) {
 func (p *chatPage) showBanner(text string) {
 	p.banner.SetText(text)
 	p.bannerC.Show()
+}
+
+// toggleSidebar shows or hides the conversations.
+func (p *chatPage) toggleSidebar() {
+	if p.sideLayout.shown {
+		p.sideLayout.choice = -1
+	} else {
+		p.sideLayout.choice = 1
+	}
+	p.content.(*fyne.Container).Refresh()
 }

@@ -14,20 +14,54 @@ import (
 // samplingForm edits the sampling settings a person usually changes. An
 // empty field means "not set": the default (shown greyed) applies.
 type samplingForm struct {
-	temperature, topK, topP, minP, repeatPenalty, maxTokens *widget.Entry
+	temperature, topK, topP, minP, repeatPenalty, repeatLastN *widget.Entry
+	presencePenalty, frequencyPenalty, maxTokens, seed        *widget.Entry
+	// stop holds the stop strings, one per line.
+	stop *widget.Entry
 }
 
 func newSamplingForm(s history.Sampling) *samplingForm {
 	def := sample.DefaultParams()
 	f := &samplingForm{
-		temperature:   floatEntry(s.Temperature, def.Temperature),
-		topK:          intEntry(s.TopK, strconv.Itoa(def.TopK)),
-		topP:          floatEntry(s.TopP, def.TopP),
-		minP:          floatEntry(s.MinP, def.MinP),
-		repeatPenalty: floatEntry(s.RepeatPenalty, def.RepeatPenalty),
-		maxTokens:     intEntry(s.MaxTokens, "until the model stops"),
+		temperature:      floatEntry(s.Temperature, def.Temperature),
+		topK:             intEntry(s.TopK, strconv.Itoa(def.TopK)),
+		topP:             floatEntry(s.TopP, def.TopP),
+		minP:             floatEntry(s.MinP, def.MinP),
+		repeatPenalty:    floatEntry(s.RepeatPenalty, def.RepeatPenalty),
+		repeatLastN:      intEntry(s.RepeatLastN, strconv.Itoa(def.RepeatLastN)),
+		presencePenalty:  floatEntry(s.PresencePenalty, def.PresencePenalty),
+		frequencyPenalty: floatEntry(s.FrequencyPenalty, def.FrequencyPenalty),
+		maxTokens:        intEntry(s.MaxTokens, "until the model stops"),
+		seed:             int64Entry(s.Seed, "automatic"),
+		stop:             widget.NewMultiLineEntry(),
 	}
+	f.stop.SetPlaceHolder("one per line, such as ###")
+	f.stop.SetMinRowsVisible(2)
+	f.stop.SetText(strings.Join(s.Stop, "\n"))
 	return f
+}
+
+// entries lists the form's fields (to copy one form into another).
+func (f *samplingForm) entries() []*widget.Entry {
+	return []*widget.Entry{f.temperature, f.topK, f.topP, f.minP, f.repeatPenalty, f.repeatLastN,
+		f.presencePenalty, f.frequencyPenalty, f.maxTokens, f.seed, f.stop}
+}
+
+// load shows s in the form.
+func (f *samplingForm) load(s history.Sampling) {
+	fresh := newSamplingForm(s)
+	for i, e := range f.entries() {
+		e.SetText(fresh.entries()[i].Text)
+	}
+}
+
+func int64Entry(v *int64, placeholder string) *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder(placeholder)
+	if v != nil {
+		e.SetText(strconv.FormatInt(*v, 10))
+	}
+	return e
 }
 
 // floatEntry shows v, or the engine's default (a float32) as a placeholder.
@@ -62,11 +96,16 @@ func (f *samplingForm) items() []*widget.FormItem {
 		item("Top-p", f.topP, "sample among the tokens making up this probability (0–1)"),
 		item("Min-p", f.minP, "drop tokens less likely than this share of the best (0–1)"),
 		item("Repeat penalty", f.repeatPenalty, "above 1 discourages repeating recent tokens (1: off)"),
+		item("Repeat window", f.repeatLastN, "how many recent tokens the penalties look at"),
+		item("Presence penalty", f.presencePenalty, "discourages any token already used (0: off; −2–2)"),
+		item("Frequency penalty", f.frequencyPenalty, "discourages tokens by how often they were used (0: off; −2–2)"),
 		item("Max tokens", f.maxTokens, "the longest reply, in tokens (empty: no limit)"),
+		item("Seed", f.seed, "a fixed number repeats the same reply at the same settings"),
+		item("Stop strings", f.stop, "the reply ends before any of these"),
 	}
 }
 
-// sampling returns base with the form's six settings, validated.
+// sampling returns base with the form's settings, validated.
 func (f *samplingForm) sampling(base history.Sampling) (history.Sampling, error) {
 	s := base
 	var err error
@@ -99,7 +138,24 @@ func (f *samplingForm) sampling(base history.Sampling) (history.Sampling, error)
 	s.TopP = parseF(f.topP, "top-p")
 	s.MinP = parseF(f.minP, "min-p")
 	s.RepeatPenalty = parseF(f.repeatPenalty, "repeat penalty")
+	s.RepeatLastN = parseI(f.repeatLastN, "repeat window")
+	s.PresencePenalty = parseF(f.presencePenalty, "presence penalty")
+	s.FrequencyPenalty = parseF(f.frequencyPenalty, "frequency penalty")
 	s.MaxTokens = parseI(f.maxTokens, "max tokens")
+	s.Seed = nil
+	if t := strings.TrimSpace(f.seed.Text); t != "" && err == nil {
+		v, perr := strconv.ParseInt(t, 10, 64)
+		if perr != nil {
+			err = fmt.Errorf("seed: %q is not a whole number", t)
+		}
+		s.Seed = &v
+	}
+	s.Stop = nil
+	for _, line := range strings.Split(f.stop.Text, "\n") {
+		if line != "" {
+			s.Stop = append(s.Stop, line)
+		}
+	}
 	if err != nil {
 		return base, err
 	}

@@ -32,7 +32,7 @@ func TestSettingsPageSavesAndApplies(t *testing.T) {
 	if got.Threads != 3 || got.Theme != app.ThemeLight || got.ContextSize != 2048 || got.OverflowPolicy != "truncate-middle" {
 		t.Fatalf("saved %+v", got)
 	}
-	if th, ok := tw.fyneApp.Settings().Theme().(variantTheme); !ok || th.variant != theme.VariantLight {
+	if th, ok := tw.fyneApp.Settings().Theme().(llamaTheme); !ok || !th.forced || th.variant != theme.VariantLight {
 		t.Errorf("the light theme was not applied: %T", tw.fyneApp.Settings().Theme())
 	}
 

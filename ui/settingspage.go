@@ -35,6 +35,9 @@ type settingsPage struct {
 	endpoint    *widget.Entry
 	token       *widget.Entry
 	tokenState  *widget.Label
+	// edits tracks unsaved changes.
+	edits  *dirtyForm
+	scroll *container.Scroll
 }
 
 // policyLabels explain the overflow policies.
@@ -84,41 +87,60 @@ func newSettingsPage(w *Window) *settingsPage {
 		it.HintText = hint
 		return it
 	}
+	sp.edits = newDirtyForm(w)
+	sp.edits.what = func() string { return "the settings" }
+	sp.edits.snapshot = sp.snapshot
+	sp.edits.save = sp.saveThen
+	sp.edits.discard = sp.load
+	sp.edits.watch(sp.modelsDir, sp.threads, sp.gpuLayers, sp.contextSize, sp.endpoint)
+	sp.edits.watchSelect(sp.backend, sp.kvType, sp.policy)
+	sp.theme.OnChanged = func(string) { sp.edits.changed() }
+	target := scrollTarget(&sp.scroll)
+	wheel := func(e *widget.Entry) fyne.CanvasObject { return wheelThrough(e, target) }
 	storage := widget.NewForm(
 		item("Data folder", container.NewBorder(nil, nil, nil, openData, dataDir),
 			"The history database, settings and token live here. Start Llamadesk with LLAMADESK_HOME set to use another folder."),
-		item("Models folder", container.NewBorder(nil, nil, nil, browse, sp.modelsDir), "Empty: the data folder's models folder."),
+		item("Models folder", container.NewBorder(nil, nil, nil, browse, wheel(sp.modelsDir)), "Empty: the data folder's models folder."),
 	)
 	engine := widget.NewForm(
-		item("CPU threads", sp.threads, "Empty or 0: one per physical core."),
+		item("CPU threads", wheel(sp.threads), "Empty or 0: one per physical core."),
 		item("Backend", sp.backend, "auto tries the GPU and falls back to the CPU; gl is OpenGL 4.3 (Linux), metal is macOS."),
-		item("GPU layers", sp.gpuLayers, "How many layers run on the GPU: -1 as many as fit, 0 none."),
-		item("Context size", sp.contextSize, "Tokens the model sees at once. Empty or 0: the model's own. Larger takes more memory."),
+		item("GPU layers", wheel(sp.gpuLayers), "How many layers run on the GPU: -1 as many as fit, 0 none."),
+		item("Context size", wheel(sp.contextSize), "Tokens the model sees at once. Empty or 0: the model's own. Larger takes more memory."),
 		item("KV cache", sp.kvType, "How the context is stored: f16 (default) takes half the memory of f32, q8_0 a quarter."),
 		item("When a chat outgrows it", sp.policy, ""),
 	)
 	look := widget.NewForm(item("Theme", sp.theme, ""))
 	hub := widget.NewForm(
-		item("Endpoint", sp.endpoint, "Empty: $HF_ENDPOINT, else huggingface.co. A mirror works too."),
-		item("Access token", container.NewBorder(nil, sp.tokenState, nil, container.NewHBox(saveToken, removeToken), sp.token), ""),
+		item("Endpoint", wheel(sp.endpoint), "Empty: $HF_ENDPOINT, else huggingface.co. A mirror works too."),
+		item("Access token", container.NewBorder(nil, sp.tokenState, nil, container.NewHBox(saveToken, removeToken), wheel(sp.token)), ""),
 	)
 	save := widget.NewButtonWithIcon("Save settings", theme.DocumentSaveIcon(), sp.save)
 	save.Importance = widget.HighImportance
 	revert := widget.NewButton("Revert", sp.load)
+	hint := widget.NewLabel("Ctrl+S saves")
+	hint.SizeName = theme.SizeNameCaptionText
+	hint.Importance = widget.LowImportance
 	body := container.NewVBox(
 		widget.NewCard("Storage", "", storage),
 		widget.NewCard("Running models", "", engine),
 		widget.NewCard("Appearance", "", look),
 		widget.NewCard("Hugging Face", "", hub),
 	)
-	bar := container.NewVBox(widget.NewSeparator(), container.NewPadded(container.NewHBox(save, revert)))
-	sp.content = container.NewBorder(nil, bar, nil, nil, container.NewVScroll(container.NewPadded(body)))
+	bar := container.NewVBox(widget.NewSeparator(), container.NewPadded(container.NewHBox(save, revert, sp.edits.mark, hint)))
+	sp.scroll = container.NewVScroll(container.NewPadded(body))
+	sp.content = container.NewBorder(nil, bar, nil, nil, sp.scroll)
 	sp.load()
 	return sp
 }
 
 // load shows the saved settings.
 func (sp *settingsPage) load() {
+	sp.edits.loading = true
+	defer func() {
+		sp.edits.loading = false
+		sp.edits.loaded()
+	}()
 	s := sp.w.settings
 	sp.modelsDir.SetText(s.ModelsDir)
 	sp.modelsDir.SetPlaceHolder(sp.w.modelService().Library.Dir)
@@ -132,6 +154,12 @@ func (sp *settingsPage) load() {
 	sp.endpoint.SetText(s.HFEndpoint)
 	sp.token.SetText("")
 	sp.showTokenState()
+}
+
+// snapshot is the form's fields as one string (see dirtyForm).
+func (sp *settingsPage) snapshot() string {
+	return strings.Join([]string{sp.modelsDir.Text, sp.threads.Text, sp.backend.Selected, sp.gpuLayers.Text,
+		sp.contextSize.Text, sp.kvType.Selected, sp.policy.Selected, sp.theme.Selected, sp.endpoint.Text}, "\x00")
 }
 
 // intText writes n, or "" when it is the "automatic" value.
@@ -182,10 +210,14 @@ func (sp *settingsPage) read() (app.Settings, error) {
 // save stores the settings and applies them: the theme at once, a new
 // models folder or endpoint to the model manager, engine settings to the
 // next model loaded (with an offer to reload the current one).
-func (sp *settingsPage) save() {
+func (sp *settingsPage) save() { sp.saveThen(func(bool) {}) }
+
+// saveThen saves, then tells done whether it worked.
+func (sp *settingsPage) saveThen(done func(ok bool)) {
 	s, err := sp.read()
 	if err != nil {
 		sp.w.showError("Save the settings", err)
+		done(false)
 		return
 	}
 	old := sp.w.settings
@@ -206,8 +238,10 @@ func (sp *settingsPage) save() {
 		return nil
 	}, func(err error) {
 		if err != nil {
+			done(false)
 			return
 		}
+		defer done(true)
 		sp.w.settings = s
 		if s.Theme != old.Theme {
 			applyTheme(sp.w.fyneApp, s.Theme)

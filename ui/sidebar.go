@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -9,7 +10,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -107,14 +107,15 @@ func newSidebar(p *chatPage) *sidebar {
 		e := s.entries[id]
 		switch {
 		case e.hit != nil:
-			p.openConversation(e.hit.ConversationID)
+			p.openAt(e.hit.ConversationID, e.hit.MessageID)
 		case e.header == "":
 			p.openConversation(e.conv.ID)
 		default:
 			s.list.Unselect(id)
 		}
 	}
-	top := container.NewVBox(newChat, s.search)
+	hide := iconButton(theme.MenuIcon(), "Hide the conversations", func() { p.toggleSidebar() })
+	top := container.NewVBox(container.NewBorder(nil, nil, nil, hide, newChat), s.search)
 	s.content = container.NewBorder(top, nil, nil, nil, s.list)
 	return s
 }
@@ -163,9 +164,9 @@ func searchHeading(n int) string {
 	case 0:
 		return "No matches"
 	case 1:
-		return "1 match"
+		return "1 conversation"
 	}
-	return strconv.Itoa(n) + " matches"
+	return strconv.Itoa(n) + " conversations"
 }
 
 // setHeights gives heading rows a heading's height and the others the
@@ -204,8 +205,9 @@ func (s *sidebar) markCurrent() {
 	s.list.UnselectAll()
 }
 
-// sidebarRow shows a heading, a conversation (title, when, a menu) or a
-// search hit (title and snippet).
+// sidebarRow shows a heading, a conversation (title, when, a menu; a
+// mark while a reply is being written in it) or a search result (title,
+// number of matches, the snippet with the matches in bold).
 type sidebarRow struct {
 	widget.BaseWidget
 	side    *sidebar
@@ -213,8 +215,11 @@ type sidebarRow struct {
 	heading *widget.Label
 	title   *widget.Label
 	detail  *widget.Label
+	snippet *widget.RichText
 	pin     *widget.Icon
-	menu    *widget.Button
+	writing *widget.Icon
+	menu    *tipButton
+	conv    *fyne.Container
 	root    *fyne.Container
 }
 
@@ -228,48 +233,118 @@ func newSidebarRow(s *sidebar) *sidebarRow {
 	r.detail = widget.NewLabel("")
 	r.detail.SizeName = theme.SizeNameCaptionText
 	r.detail.Truncation = fyne.TextTruncateEllipsis
+	r.snippet = widget.NewRichText()
+	r.snippet.Truncation = fyne.TextTruncateEllipsis
 	r.pin = widget.NewIcon(theme.NewThemedResource(pinIcon))
-	r.menu = widget.NewButtonWithIcon("", theme.MoreVerticalIcon(), func() { r.showMenu() })
-	r.menu.Importance = widget.LowImportance
-	text := container.New(&tightVBox{}, r.title, r.detail)
-	r.root = container.NewStack(
-		container.NewBorder(nil, nil, r.heading, nil),
-		container.NewBorder(nil, nil, r.pin, r.menu, text),
-	)
+	r.writing = widget.NewIcon(theme.NewPrimaryThemedResource(theme.MediaRecordIcon()))
+	r.menu = iconButton(theme.MoreVerticalIcon(), "Pin, rename, export or delete", func() { r.showMenu() })
+	text := container.New(&tightVBox{}, r.title, container.NewStack(r.detail, r.snippet))
+	r.conv = container.NewBorder(nil, nil, container.NewHBox(r.pin, r.writing), r.menu, text)
+	r.root = container.NewStack(container.NewBorder(nil, nil, r.heading, nil), r.conv)
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *sidebarRow) set(e sidebarEntry) {
 	r.entry = e
-	conv := r.root.Objects[1]
 	switch {
 	case e.header != "":
 		r.heading.SetText(strings.ToUpper(e.header))
 		r.heading.Show()
-		conv.Hide()
+		r.conv.Hide()
+		return
 	case e.hit != nil:
 		r.heading.Hide()
-		conv.Show()
-		r.title.SetText(e.hit.Title)
-		r.detail.SetText(e.hit.Snippet)
+		r.conv.Show()
+		r.title.SetText(displayTitle(history.Conversation{Title: e.hit.Title}) + " · " + matchCount(e.hit.Hits))
+		r.detail.Hide()
+		r.snippet.Segments = snippetSegments(e.hit.Snippet, e.hit.Bold)
+		r.snippet.Show()
+		r.snippet.Refresh()
 		r.pin.Hide()
+		r.writing.Hide()
 		r.menu.Hide()
 	default:
 		r.heading.Hide()
-		conv.Show()
-		title := e.conv.Title
-		if title == "" {
-			title = "New conversation"
-		}
-		r.title.SetText(title)
+		r.conv.Show()
+		r.title.SetText(displayTitle(e.conv))
+		r.snippet.Hide()
+		r.detail.Show()
 		detail := e.conv.UpdatedAt.Local().Format("Jan 2, 15:04")
 		if e.conv.Persona != "" {
 			detail += " · " + e.conv.Persona
 		}
+		act, writing := r.side.page.w.chatService().Activity(e.conv.ID)
+		if writing {
+			detail = writingText(act)
+			r.detail.Importance = widget.HighImportance
+		} else {
+			r.detail.Importance = widget.LowImportance
+		}
 		r.detail.SetText(detail)
 		setVisible(r.pin, e.conv.Pinned)
+		setVisible(r.writing, writing)
 		r.menu.Show()
+	}
+	// Shown or hidden icons change the row's layout: lay it out again, so
+	// that no row keeps the indent of an icon it no longer has.
+	r.conv.Refresh()
+}
+
+// writingText describes a reply being written, with its live speed.
+func writingText(a app.Activity) string {
+	switch {
+	case a.Live.Phase == app.PhaseWaiting:
+		return "Waiting for the model…"
+	case a.Live.Phase == app.PhasePrompt:
+		return "Reading the conversation…"
+	case a.Live.TokensPerSecond > 0:
+		return fmt.Sprintf("Writing… %d tokens · %.1f tokens/s", a.Live.Tokens, a.Live.TokensPerSecond)
+	}
+	return "Writing…"
+}
+
+// matchCount says how many messages matched.
+func matchCount(n int) string {
+	if n == 1 {
+		return "1 match"
+	}
+	return strconv.Itoa(n) + " matches"
+}
+
+// snippetSegments draws a search snippet with its matches in bold.
+func snippetSegments(text string, bold []app.Span) []widget.RichTextSegment {
+	style := widget.RichTextStyle{Inline: true, SizeName: theme.SizeNameCaptionText, ColorName: theme.ColorNameForeground}
+	strong := style
+	strong.TextStyle.Bold = true
+	var segs []widget.RichTextSegment
+	at := 0
+	for _, b := range bold {
+		if b.Start < at || b.End > len(text) {
+			continue
+		}
+		if b.Start > at {
+			segs = append(segs, &widget.TextSegment{Text: text[at:b.Start], Style: style})
+		}
+		segs = append(segs, &widget.TextSegment{Text: text[b.Start:b.End], Style: strong})
+		at = b.End
+	}
+	if at < len(text) {
+		segs = append(segs, &widget.TextSegment{Text: text[at:], Style: style})
+	}
+	return segs
+}
+
+// refreshWriting redraws the rows of conversations being written in
+// (their live speed).
+func (s *sidebar) refreshWriting() {
+	svc := s.page.w.chatService()
+	for i, e := range s.entries {
+		if e.header == "" && e.hit == nil {
+			if _, ok := svc.Activity(e.conv.ID); ok {
+				s.list.RefreshItem(i)
+			}
+		}
 	}
 }
 
@@ -287,11 +362,9 @@ func (r *sidebarRow) showMenu() {
 		fyne.NewMenuItem("Export…", func() { p.exportConversation(c) }),
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Delete…", func() {
-			dialog.ShowConfirm("Delete conversation", "Delete “"+displayTitle(c)+"” and all its messages?", func(ok bool) {
-				if ok {
-					p.deleteConversation(c.ID)
-				}
-			}, p.w.win)
+			p.w.confirmDelete("Delete conversation", "Delete “"+displayTitle(c)+"” and all its messages?", func() {
+				p.deleteConversation(c.ID)
+			})
 		}),
 	)
 	cv := fyne.CurrentApp().Driver().CanvasForObject(r.menu)

@@ -12,69 +12,6 @@ import (
 	"github.com/llamadesk/llamadesk/history"
 )
 
-func TestSplitBlocks(t *testing.T) {
-	tests := []struct {
-		name string
-		md   string
-		want []block
-	}{
-		{"empty", "", nil},
-		{"paragraphs", "Hello *world*.\n\nBye.", []block{{kind: proseBlock, text: "Hello *world*."}, {kind: proseBlock, text: "Bye."}}},
-		{"list item continued after a blank line", "- one\n\n  more of one\n- two", []block{{kind: proseBlock, text: "- one\n\n  more of one\n- two"}}},
-		{"fenced code", "Try:\n```go\nfmt.Println(1)\n```\nDone.", []block{
-			{kind: proseBlock, text: "Try:"}, {kind: codeBlock, text: "fmt.Println(1)", lang: "go"}, {kind: proseBlock, text: "Done."}}},
-		{"tilde fence with info", "~~~python extra\nprint(2)\n~~~", []block{{kind: codeBlock, text: "print(2)", lang: "python"}}},
-		{"unclosed fence while streaming", "Code:\n```\nline 1\nline", []block{
-			{kind: proseBlock, text: "Code:"}, {kind: codeBlock, text: "line 1\nline"}}},
-		{"longer closing fence", "````\n```\ninner\n```\n````", []block{{kind: codeBlock, text: "```\ninner\n```"}}},
-		{"shorter fence does not close", "````\na\n```\nb\n````", []block{{kind: codeBlock, text: "a\n```\nb"}}},
-		{"indented four spaces is not a fence", "    ```\nx", []block{{kind: proseBlock, text: "    ```\nx"}}},
-		{"inline triple backticks", "use ```x``` here", []block{{kind: proseBlock, text: "use ```x``` here"}}},
-		{"table", "Sizes:\n| a | b |\n|---|:-:|\n| 1 2 3 | 2 |\nend", []block{
-			{kind: proseBlock, text: "Sizes:"}, {kind: codeBlock, text: "a     │ b\n───── │ ─\n1 2 3 │ 2", lang: "table"}, {kind: proseBlock, text: "end"}}},
-		{"pipe without delimiter row", "| not a table |\ntext", []block{{kind: proseBlock, text: "| not a table |\ntext"}}},
-		{"windows newlines", "a\r\n```\r\nb\r\n```", []block{{kind: proseBlock, text: "a"}, {kind: codeBlock, text: "b"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := splitBlocks(tt.md)
-			if len(got) != len(tt.want) {
-				t.Fatalf("splitBlocks(%q) = %+v, want %+v", tt.md, got, tt.want)
-			}
-			for i := range got {
-				if got[i] != tt.want[i] {
-					t.Fatalf("block %d = %+v, want %+v", i, got[i], tt.want[i])
-				}
-			}
-		})
-	}
-}
-
-func FuzzSplitBlocks(f *testing.F) {
-	for _, s := range []string{"", "a\n```go\nb\n```\nc", "| a |\n|---|\n| b |", "~~~\n", "````\n```\n"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, md string) {
-		blocks := splitBlocks(md)
-		// Nothing is invented: every block's text comes from the input.
-		clean := strings.ReplaceAll(md, "\r\n", "\n")
-		for _, b := range blocks {
-			if b.lang == "table" {
-				if strings.Count(b.text, "\n") < 1 {
-					t.Fatalf("a table of one line from %q", md)
-				}
-				continue
-			}
-			if !strings.Contains(clean, b.text) {
-				t.Fatalf("block %+v is not part of the input %q", b, md)
-			}
-			if b.kind == proseBlock && strings.TrimSpace(b.text) == "" {
-				t.Fatalf("empty prose block from %q", md)
-			}
-		}
-	})
-}
-
 func TestGroupConversations(t *testing.T) {
 	loc := time.FixedZone("test", 2*3600)
 	now := time.Date(2026, 3, 20, 15, 0, 0, 0, loc)

@@ -24,6 +24,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/assets"
@@ -62,6 +63,10 @@ type Options struct {
 	Page string
 	// Theme overrides the theme setting for this window ("" keeps it).
 	Theme string
+	// Size is the window's size as "WIDTHxHEIGHT" ("" for the default).
+	Size string
+	// Scene sets the window up to show one thing (see SceneEnv).
+	Scene string
 }
 
 // Window is Llamadesk's main window and the state shared by its pages.
@@ -74,7 +79,7 @@ type Window struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// bg counts the background goroutines, so that closing can wait for them.
-	bg sync.WaitGroup
+	bg tally
 	// uiMu is held by code that do runs (see do).
 	uiMu sync.Mutex
 
@@ -87,21 +92,33 @@ type Window struct {
 	// settings are the saved settings (UI goroutine).
 	settings app.Settings
 
-	tabs         *container.AppTabs
-	chatTab      *container.TabItem
-	modelsTab    *container.TabItem
-	personasTab  *container.TabItem
-	settingsTab  *container.TabItem
+	tabs        *container.AppTabs
+	chatTab     *container.TabItem
+	modelsTab   *container.TabItem
+	personasTab *container.TabItem
+	settingsTab *container.TabItem
+	// page is the page the window opened on (Options.Page).
+	page string
+	// shownTab is the tab shown before the latest selection.
+	shownTab     *container.TabItem
 	chat         *chatPage
 	modelsPage   *modelsPage
 	personasPage *personasPage
 	settingsPage *settingsPage
 	downloads    *downloads
+	// bridge brings the chat service's events to the widgets.
+	bridge *bridge
+	// tips draws the tooltips of icon-only buttons over the content.
+	tips *tipHost
 
 	// lastFileDialog is the last Fyne file dialog shown (the fallback when
 	// no native dialog is available), for tests.
 	lastFileDialog *dialog.FileDialog
 }
+
+// SizeEnv names a development environment variable that sets the
+// window's size ("800x600"); `make screenshots` uses it.
+const SizeEnv = "LLAMADESK_UI_SIZE"
 
 // Run opens the window for a and blocks until it is closed. It is what
 // `llamadesk` without arguments does.
@@ -109,7 +126,8 @@ func Run(a *app.App) error {
 	fa := fyneapp.NewWithID(AppID)
 	a.MainThread = fyne.DoAndWait // GPU contexts through GLFW make their windows there
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG()))
-	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv)})
+	w, err := New(fa, a, Options{Page: os.Getenv(PageEnv), Theme: os.Getenv(ThemeEnv), Size: os.Getenv(SizeEnv),
+		Scene: os.Getenv(SceneEnv)})
 	if err != nil {
 		return err
 	}
@@ -152,29 +170,42 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	w.personasPage = newPersonasPage(w)
 	w.settingsPage = newSettingsPage(w)
 
-	w.chatTab = container.NewTabItemWithIcon("Chat", theme.MailComposeIcon(), w.chat.content)
+	w.chatTab = container.NewTabItemWithIcon("Chat", theme.NewThemedResource(chatIcon), w.chat.content)
 	w.modelsTab = container.NewTabItemWithIcon("Models", theme.StorageIcon(), w.modelsPage.content)
 	w.personasTab = container.NewTabItemWithIcon("Personas", theme.AccountIcon(), w.personasPage.content)
 	w.settingsTab = container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), w.settingsPage.content)
 	w.tabs = container.NewAppTabs(w.chatTab, w.modelsTab, w.personasTab, w.settingsTab)
 	w.tabs.OnSelected = func(t *container.TabItem) {
-		switch t {
-		case w.modelsTab:
-			w.modelsPage.reload()
-		case w.personasTab:
-			w.personasPage.reload()
-		case w.settingsTab:
-			w.settingsPage.load()
-		case w.chatTab:
-			w.chat.focusInput()
+		prev := w.shownTab
+		if t == prev {
+			return
 		}
+		if edits := w.editsOn(prev); edits != nil && edits.dirty() {
+			// Leaving a form with unsaved edits: stay on it and ask; go on
+			// once the edits are saved or discarded.
+			w.tabs.Select(prev)
+			edits.leave(func() { w.tabs.Select(t) }, nil)
+			return
+		}
+		w.shownTab = t
+		w.tabShown(t)
 	}
-	w.win.SetContent(w.tabs)
+	w.shownTab = w.tabs.Selected()
+	content, tips := withTips(w.tabs)
+	w.tips = tips
+	w.win.SetContent(content)
 	w.win.SetMainMenu(w.mainMenu())
 	w.addShortcuts()
 	w.win.SetCloseIntercept(func() {
-		w.cancel()
-		w.win.Close()
+		close := func() {
+			w.cancel()
+			w.win.Close()
+		}
+		if edits := w.editsOn(w.tabs.Selected()); edits != nil {
+			edits.leave(close, nil)
+			return
+		}
+		close()
 	})
 
 	var damaged *history.CorruptError
@@ -183,10 +214,38 @@ func New(fa fyne.App, a *app.App, opts Options) (*Window, error) {
 	} else if corrupt != nil {
 		w.showError("Some settings were unreadable and use their defaults", corrupt)
 	}
-	newBridge(w.ctx, w, a.Chat(), w.chat.replyEvents)
+	w.bridge = newBridge(w.ctx, w, a.Chat(), w.chat.replyEvents)
 	w.chat.start(opts.Page)
 	w.showPage(opts.Page)
+	w.applySize(opts.Size)
+	w.page = opts.Page
+	w.runScene(opts.Scene)
 	return w, nil
+}
+
+// editsOn returns the unsaved-edits tracker of a tab's form, or nil.
+func (w *Window) editsOn(t *container.TabItem) *dirtyForm {
+	switch t {
+	case w.personasTab:
+		return w.personasPage.edits
+	case w.settingsTab:
+		return w.settingsPage.edits
+	}
+	return nil
+}
+
+// tabShown refreshes the page of the tab now shown.
+func (w *Window) tabShown(t *container.TabItem) {
+	switch t {
+	case w.modelsTab:
+		w.modelsPage.reload()
+	case w.personasTab:
+		w.personasPage.reload()
+	case w.settingsTab:
+		w.settingsPage.load()
+	case w.chatTab:
+		w.chat.focusInput()
+	}
 }
 
 // offerFreshHistory explains a damaged history database and offers to
@@ -332,10 +391,22 @@ func (w *Window) protect(fn func() error) (err error) {
 	return fn()
 }
 
-// showError shows an error in a dialog (UI goroutine).
-func (w *Window) showError(what string, err error) {
-	dialog.ShowError(fmt.Errorf("%s: %w", what, err), w.win)
+// confirmDelete asks before deleting something: Cancel, or Delete in red.
+func (w *Window) confirmDelete(title, message string, del func()) {
+	d := dialog.NewConfirm(title, message, func(ok bool) {
+		if ok {
+			del()
+		}
+	}, w.win)
+	d.SetConfirmText("Delete")
+	d.SetDismissText("Cancel")
+	d.SetConfirmImportance(widget.DangerImportance)
+	d.Show()
 }
+
+// showError shows an error in a dialog titled what, in words, with the
+// full error behind Details (UI goroutine).
+func (w *Window) showError(what string, err error) { w.showErrorDialog(what, err) }
 
 // wait blocks until no background work is left (tests).
 func (w *Window) wait() { w.bg.Wait() }
@@ -353,6 +424,8 @@ func (w *Window) mainMenu() *fyne.MainMenu {
 	export.Shortcut = short(fyne.KeyE)
 	export.Icon = theme.DocumentSaveIcon()
 	exportAll := fyne.NewMenuItem("Export all conversations…", w.chat.exportAll)
+	importConv := fyne.NewMenuItem("Import conversation…", w.chat.importConversation)
+	importConv.Icon = theme.UploadIcon()
 	importModel := fyne.NewMenuItem("Import a GGUF model…", w.modelsPage.importModel)
 	importModel.Icon = theme.FolderOpenIcon()
 	search := fyne.NewMenuItem("Search conversations", w.focusSearch)
@@ -364,7 +437,7 @@ func (w *Window) mainMenu() *fyne.MainMenu {
 	stop := fyne.NewMenuItem("Stop the reply (Esc)", w.chat.stop)
 	stop.Icon = theme.MediaStopIcon()
 	return fyne.NewMainMenu(
-		fyne.NewMenu("File", newChat, fyne.NewMenuItemSeparator(), export, exportAll, fyne.NewMenuItemSeparator(), importModel),
+		fyne.NewMenu("File", newChat, fyne.NewMenuItemSeparator(), export, exportAll, importConv, fyne.NewMenuItemSeparator(), importModel),
 		fyne.NewMenu("View", search, settings, fyne.NewMenuItemSeparator(), stop),
 	)
 }
@@ -380,11 +453,22 @@ func (w *Window) addShortcuts() {
 	add(fyne.KeyE, w.chat.exportCurrent)
 	add(fyne.KeyF, w.focusSearch)
 	add(fyne.KeyComma, w.openSettings)
+	add(fyne.KeyS, w.saveForm)
 	c.SetOnTypedKey(func(k *fyne.KeyEvent) {
 		if k.Name == fyne.KeyEscape {
 			w.chat.stop()
 		}
 	})
+}
+
+// saveForm saves the form shown (Ctrl+S): a persona or the settings.
+func (w *Window) saveForm() {
+	switch w.tabs.Selected() {
+	case w.personasTab:
+		w.personasPage.save()
+	case w.settingsTab:
+		w.settingsPage.save()
+	}
 }
 
 // newChat shows the chat page with a new, empty conversation.
@@ -401,3 +485,14 @@ func (w *Window) focusSearch() {
 
 // openSettings shows the settings page.
 func (w *Window) openSettings() { w.tabs.Select(w.settingsTab) }
+
+// chatIcon is a speech bubble (Fyne's set has none).
+var chatIcon = fyne.NewStaticResource("chat.svg", []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path fill="#000" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6v2h10V9zm0 4v2h7v-2z"/></svg>`))
+
+// applySize sets the window's size from "WIDTHxHEIGHT" (ignored when malformed).
+func (w *Window) applySize(size string) {
+	var width, height float32
+	if _, err := fmt.Sscanf(size, "%fx%f", &width, &height); err == nil && width >= 320 && height >= 240 {
+		w.win.Resize(fyne.NewSize(width, height))
+	}
+}

@@ -157,6 +157,26 @@ INL void F(v_tile)(int type, const uint8_t *vc, int64_t cap, int64_t h, int64_t 
 LK_QK_ALL(n, 1)
 LK_QK_ALL(w, LK_QR)
 
+// qkh is qk reading binary16 keys in place (the same values, converted
+// exactly, in the same order): generation skips the tile conversion.
+#define LK_QKH(NG)                                                                                                     \
+	INL void F(qkh_##NG)(const float *const *qr, const uint16_t *kt, int64_t gstride, int64_t hd, float scale,        \
+	                     float *s) {                                                                                   \
+		vf acc[NG];                                                                                                    \
+		_Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) acc[g] = VF_ZERO();                                       \
+		for (int64_t d = 0; d < hd; d++) {                                                                             \
+			const vf qd = VF_SET1(qr[0][d]);                                                                           \
+			_Pragma("GCC unroll 4") for (int g = 0; g < NG; g++)                                                       \
+			    acc[g] = VF_FMA(qd, VF_LOAD_H(kt + g * gstride + 16 * d), acc[g]);                                     \
+		}                                                                                                              \
+		const vf sc = VF_SET1(scale);                                                                                  \
+		_Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) VF_STORE(s + 16 * g, VF_MUL(acc[g], sc));                 \
+	}
+LK_QKH(1)
+LK_QKH(2)
+LK_QKH(3)
+LK_QKH(4)
+
 // pv updates VR rows of outputs (DV vectors from dimension dc):
 // o_i = o_i·alpha_i + Σ_{j<jn} p_i[j]·v[j], the sum in j order.
 #define LK_PV(SUF, VR, DV)                                                                                             \
@@ -183,6 +203,30 @@ LK_PV(nw, 1, LK_DV)
 LK_PV(wn, LK_VR, 1)
 LK_PV(ww, LK_VR, LK_DV)
 
+// pvh is pv for one row reading binary16 values in place (hd a multiple of
+// 16): o = o·alpha + Σ_j p[j]·v[j], the same operations as pv.
+INL void F(pvh)(float *o, float alpha, const float *p, const uint16_t *vt, int64_t vstride, int64_t jn, int64_t hd) {
+	for (int64_t dc = 0; dc < hd;) {
+		if (hd - dc >= 16 * LK_DV) {
+			vf acc[LK_DV];
+			const vf a = VF_SET1(alpha);
+			_Pragma("GCC unroll 8") for (int v = 0; v < LK_DV; v++) acc[v] = VF_MUL(VF_LOAD(o + dc + 16 * v), a);
+			for (int64_t j = 0; j < jn; j++) {
+				const vf pj = VF_SET1(p[j]);
+				_Pragma("GCC unroll 8") for (int v = 0; v < LK_DV; v++)
+				    acc[v] = VF_FMA(pj, VF_LOAD_H(vt + j * vstride + dc + 16 * v), acc[v]);
+			}
+			_Pragma("GCC unroll 8") for (int v = 0; v < LK_DV; v++) VF_STORE(o + dc + 16 * v, acc[v]);
+			dc += 16 * LK_DV;
+		} else {
+			vf acc = VF_MUL(VF_LOAD(o + dc), VF_SET1(alpha));
+			for (int64_t j = 0; j < jn; j++) acc = VF_FMA(VF_SET1(p[j]), VF_LOAD_H(vt + j * vstride + dc), acc);
+			VF_STORE(o + dc, acc);
+			dc += 16;
+		}
+	}
+}
+
 LK_TARGET int F(lk_attention)(int type, const float *q, const uint8_t *kc, const uint8_t *vc, int64_t cap, float *out,
                               int64_t start, int64_t tokens, int64_t heads, int64_t kv_heads, int64_t hd, float scale,
                               int64_t j0, int64_t j1, float *scratch) {
@@ -201,6 +245,9 @@ LK_TARGET int F(lk_attention)(int type, const float *q, const uint8_t *kc, const
 			memset(O + r * hdp, 0, (size_t)hdp * 4);
 		}
 		const int64_t nmax = start + t1;
+		// Generation (a row or two): binary16 keys and values are read in
+		// place rather than converted to tiles first.
+		const int direct = type == LK_KV_F16 && R <= 2 && hd % 16 == 0;
 		for (int64_t kbase = 0; kbase < nmax; kbase += LK_BK) {
 			const int64_t kcnt = LKA_MIN(LK_BK, nmax - kbase), ng = (kcnt + 15) / 16;
 			// Rows r are tokens t0 + r/G, which see positions < start + t0 + r/G + 1.
@@ -210,6 +257,8 @@ LK_TARGET int F(lk_attention)(int type, const float *q, const uint8_t *kc, const
 			int64_t gstride = 16 * hd;
 			if (type == LK_KV_F32) {
 				kt = (const float *)kc + (h * cap + kbase) * hd;
+			} else if (direct) {
+				kt = 0;
 			} else {
 				for (int64_t g = 0; g < ng; g++) F(k_tile)(type, kc, cap, h, kbase / 16 + g, hd, Kt + g * 16 * hd);
 				kt = Kt;
@@ -222,6 +271,19 @@ LK_TARGET int F(lk_attention)(int type, const float *q, const uint8_t *kc, const
 					qrow[i] = q + t * q_dim + hq * hd;
 				}
 				float *s = P + r * LK_BK;
+				if (direct) {
+					const uint16_t *kh = (const uint16_t *)kc + (h * cap + kbase) * hd;
+					for (int i = 0; i < n; i++) {
+						switch (ng) {
+						case 1: F(qkh_1)(qrow + i, kh, gstride, hd, scale, s + i * LK_BK); break;
+						case 2: F(qkh_2)(qrow + i, kh, gstride, hd, scale, s + i * LK_BK); break;
+						case 3: F(qkh_3)(qrow + i, kh, gstride, hd, scale, s + i * LK_BK); break;
+						default: F(qkh_4)(qrow + i, kh, gstride, hd, scale, s + i * LK_BK); break;
+						}
+					}
+					r += n;
+					continue;
+				}
 #define LK_QK_CASE(SUF)                                                                                                \
 	switch (ng) {                                                                                                      \
 	case 1: F(qk_##SUF##_1)(qrow, kt, gstride, hd, scale, s, LK_BK); break;                                           \
@@ -265,6 +327,14 @@ LK_TARGET int F(lk_attention)(int type, const float *q, const uint8_t *kc, const
 			// Values.
 			const float *vt;
 			int64_t vstride;
+			if (direct) {
+				const uint16_t *vh = (const uint16_t *)vc + (h * cap + kbase) * hd;
+				for (int64_t r = r0; r < R; r++) {
+					const int64_t jn = LKA_MIN(kcnt, start + t0 + r / G + 1 - kbase);
+					F(pvh)(O + r * hdp, A[r], P + r * LK_BK, vh, hd, jn, hd);
+				}
+				continue;
+			}
 			if (type == LK_KV_F32 && hd == hdp) {
 				vt = (const float *)vc + (h * cap + kbase) * hd;
 				vstride = hd;

@@ -94,3 +94,13 @@ func TestDefaultThreads(t *testing.T) {
 		t.Errorf("DefaultThreads() = %d exceeds the %d physical cores", n, pc)
 	}
 }
+
+// TestThreadsBounded: an absurd thread count (from a flag or a setting) gets
+// MaxThreads workers, not an abort in pthread_create.
+func TestThreadsBounded(t *testing.T) {
+	b := New(100_000)
+	defer b.Close()
+	if n := b.Threads(); n < 1 || n > MaxThreads {
+		t.Errorf("New(100000) has %d threads, want 1..%d", n, MaxThreads)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -34,10 +35,12 @@ type Backend struct {
 	rec      recorder
 	rope     ropeTable
 	closed   bool
-	sizes    map[uint32]int64 // bytes of each live buffer
-	used     int64            // bytes of the live buffers
-	limit    int64            // Options.MemoryLimit
-	err      error            // the first failure since the last Read (see Read)
+	// interrupted is set by Interrupt (from any goroutine) until ResetInterrupt.
+	interrupted atomic.Bool
+	sizes       map[uint32]int64 // bytes of each live buffer
+	used        int64            // bytes of the live buffers
+	limit       int64            // Options.MemoryLimit
+	err         error            // the first failure since the last Read (see Read)
 
 	// Buffers whose Go objects were garbage collected, deleted at the next flush.
 	garbage struct {
@@ -219,7 +222,7 @@ func (b *Backend) newBuffer(n int) (*buffer, error) {
 	return x, nil
 }
 
-// allocate creates a GL buffer of size bytes holding data (zeros when data
+// allocate creates a device buffer of size bytes holding data (zeros when data
 // is nil) within the memory limit, and counts it.
 func (b *Backend) allocate(size int64, data []byte) (uint32, error) {
 	if b.limit > 0 && b.used+size > b.limit {
@@ -312,15 +315,23 @@ func (b *Backend) Read(dst []float32, src engine.Buffer) error {
 // Interrupt implements engine.Interruptible: the device skips the
 // commands it has not started (between command buffers on Metal, between
 // commands on OpenGL), until ResetInterrupt. The engine discards the
-// results.
-func (b *Backend) Interrupt() { b.dev.Interrupt(true) }
+// results. It may be called from any goroutine.
+func (b *Backend) Interrupt() {
+	b.interrupted.Store(true)
+	b.dev.Interrupt(true)
+}
 
-// ResetInterrupt implements engine.Interruptible. Activations rounded or
-// angles tabulated by skipped commands are computed again.
+// ResetInterrupt implements engine.Interruptible. After an interrupt,
+// activations rounded and angles tabulated by commands that may have been
+// skipped are computed again.
 func (b *Backend) ResetInterrupt() {
+	if b.interrupted.Swap(false) {
+		for _, s := range b.acts {
+			s.src = 0
+		}
+		b.rope.key = engine.RoPEParams{}
+	}
 	b.dev.Interrupt(false)
-	clear(b.acts)
-	b.rope.buf = nil
 }
 
 // Copy implements engine.Backend.

@@ -1,29 +1,33 @@
-// Package gl is the engine's OpenGL 4.3 compute backend (Linux; Windows and
-// macOS builds get ErrUnavailable, as do builds without cgo).
+// Package gl is the engine's OpenGL 4.3 compute backend (Linux and Windows;
+// macOS builds, which have no OpenGL 4.3, get ErrUnavailable, as do builds
+// without cgo).
 //
-// # Context: EGL, headless
+// # Contexts: EGL, headless; else a hidden GLFW window
 //
-// The backend makes its own OpenGL 4.3 core context with EGL and no window
-// system: on the EGL device platform (EGL_EXT_platform_device: NVIDIA's
-// driver and Mesa's hardware drivers list their GPUs there) or on Mesa's
-// surfaceless platform (EGL_MESA_platform_surfaceless, which also gives
-// llvmpipe on a machine without a GPU). It was chosen over the other two
-// candidates because:
+// On Linux the backend makes its own OpenGL 4.3 core context with EGL and
+// no window system: on the EGL device platform (EGL_EXT_platform_device:
+// NVIDIA's driver and Mesa's hardware drivers list their GPUs there) or on
+// Mesa's surfaceless platform (EGL_MESA_platform_surfaceless, which also
+// gives llvmpipe on a machine without a GPU). An EGL context is
+// independent of GLFW and of the main thread, so the CLI, the tests and
+// the window app create it the same way, beside Fyne's own context, and
+// the CLI needs no X server. libEGL is loaded at run time (dlopen of
+// libEGL.so.1) and the GL entry points come from eglGetProcAddress, so
+// building needs only a C compiler, and a binary on a machine without EGL
+// starts normally.
 //
-//   - A hidden GLFW window needs a window system (X or Wayland) even for the
-//     headless CLI, and inside the window app GLFW belongs to Fyne and the
-//     main thread: the window would have to be created through the app on
-//     the main thread and handed to the engine's thread. An EGL context is
-//     independent of GLFW and of the main thread, so the CLI, the tests and
-//     the window app create it the same way, beside Fyne's own context.
-//   - A child process isolates driver crashes but costs a second process,
-//     an IPC protocol for every token and a copy of the hidden state at each
-//     crossing; it can still be added around this backend later.
+// Where EGL gives no context (Windows, whose drivers offer WGL; a Linux
+// desktop without libEGL), the context is a hidden 1×1 GLFW window's, made
+// through the GLFW that Fyne links (github.com/go-gl/glfw/v3.3): in the
+// window app on Fyne's main thread (Options.MainThread), as GLFW requires,
+// then made current on the backend's thread; the entry points come from
+// glfwGetProcAddress. Options.Context or LLAMADESK_GL_CONTEXT=egl|glfw
+// forces one way. The entry points are kept per thread, since each context
+// has its own thread and WGL's function pointers belong to a driver.
 //
-// libEGL is loaded at run time (dlopen of libEGL.so.1) and every GL entry
-// point comes from eglGetProcAddress, so building needs only a C compiler
-// (no EGL or GL headers or libraries), and a binary on a machine without
-// EGL starts normally and reports why the GPU backend is unavailable.
+// A child process, the third candidate, would isolate driver crashes but
+// cost a second process, an IPC protocol for every token and a copy of the
+// hidden state at each crossing; it can still be added around this backend.
 //
 // # Threading
 //

@@ -51,6 +51,8 @@ func TestOutOfMemory(t *testing.T)        { suite.OutOfMemory(t) }
 func TestRelease(t *testing.T)            { suite.Release(t) }
 func TestLargeWeight(t *testing.T)        { suite.LargeWeight(t) }
 func TestGolden(t *testing.T)             { suite.Golden(t) }
+func TestInterrupt(t *testing.T)          { suite.Interrupt(t) }
+func TestKVMemory(t *testing.T)           { suite.KVMemory(t) }
 
 // TestProbe checks that Probe describes the device New uses.
 func TestProbe(t *testing.T) {

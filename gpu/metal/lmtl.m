@@ -344,7 +344,13 @@ int lmtl_exec(lmtl *m, const lmtl_cmd *cmds, int n, int perCB, const void *param
 			if (prev) status = finish(prev, err, errlen);
 			prev = cb;
 		}
-		if (prev && status == 0) status = finish(prev, err, errlen);
+		// Wait for the last command buffer even after a failure: it may use
+		// the staging buffer, released when this pool drains.
+		if (prev) {
+			char err2[256];
+			int last = finish(prev, status ? err2 : err, status ? (int)sizeof err2 : errlen);
+			if (status == 0) status = last;
+		}
 		if (status != 0 || readLen <= 0 || !readBuf) return status;
 		id<MTLBuffer> src = get(m, readBuf);
 		if (m->unified) {

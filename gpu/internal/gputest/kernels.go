@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -460,5 +461,68 @@ func (s Suite) OutOfMemory(t *testing.T) {
 	}
 	if out[0] == 0 {
 		t.Errorf("the product after the failure gave 0")
+	}
+}
+
+// Interrupt checks engine.Interruptible: after Interrupt, recorded work may
+// be skipped (uploads too) and Read still succeeds; after ResetInterrupt the
+// work runs in full again.
+func (s Suite) Interrupt(t *testing.T) {
+	g := s.open(t, compute.Options{})
+	ib, ok := g.(engine.Interruptible)
+	if !ok {
+		t.Fatal("the backend is not engine.Interruptible")
+	}
+	c := newCPU(t)
+	const rows, cols = 64, 512
+	typ := gguf.TypeQ4_K
+	rng := rand.New(rand.NewPCG(3, 3))
+	data := make([]byte, rows*typ.RowBytes(cols))
+	quant.RandomBlocks(typ, data, rng)
+	gw := must(g.LoadWeight("w", typ, rows, cols, data))
+	cw := must(c.LoadWeight("w", typ, rows, cols, data))
+	x1, x2 := randomFloats(rng, 4*cols, 1), randomFloats(rng, 4*cols, 1)
+	x, y := must(g.Alloc(4*cols)), must(g.Alloc(4*rows))
+	product := func() []float32 {
+		g.MatMul(y, gw, x, 4)
+		out := make([]float32, 4*rows)
+		if err := g.Read(out, y); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	g.Write(x, x1)
+	product()
+	ib.Interrupt()
+	g.Write(x, x2)
+	product() // may be skipped: the result is undefined, but no error
+	ib.ResetInterrupt()
+	g.Write(x, x2) // as the engine writes its input again
+	got := product()
+	cy := must(c.Alloc(4 * rows))
+	c.MatMul(cy, cw, upload(c, x2), 4)
+	closeTo(t, "product after an interrupt", got, download(c, cy, 4*rows), 1e-4, 1e-4)
+}
+
+// KVMemory checks that KV caches take what the engine's memory model says
+// (engine.KVBytesPerPosition): exactly for widths of whole pairs of Q8_0
+// blocks (every Llama shape), within 5 % otherwise.
+func (s Suite) KVMemory(t *testing.T) {
+	g := s.open(t, compute.Options{})
+	for _, typ := range engine.KVTypes() {
+		for _, kvDim := range []int{4096, 1024, 128, 96} {
+			const capacity = 256
+			before := g.MemoryUsed()
+			c, err := g.AllocKV(capacity, kvDim, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := g.MemoryUsed() - before
+			want := engine.KVBytesPerPosition(1, kvDim, typ) * capacity
+			if d := math.Abs(float64(got-want)) / float64(want); (kvDim%64 == 0 && got != want) || d > 0.05 {
+				t.Errorf("%s cache of %d × %d: %d bytes, the memory model says %d", typ, capacity, kvDim, got, want)
+			}
+			runtime.KeepAlive(c)
+		}
 	}
 }
