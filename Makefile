@@ -67,9 +67,13 @@ gpu-check-prepare:
 gpu-check:
 	$(GPU_CHECK_DIR)/gpu-check -dir $(GPU_CHECK_DIR) $(GPU_CHECK_FLAGS)
 
-## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests)
+## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests);
+## the packages that run goroutines are tested under the race detector (instead of a plain run)
+RACE_PKGS = $(shell $(GO) list ./app/... ./models/download/... ./engine/cpu/... ./engine/session/... ./history/... ./ui/...)
+PLAIN_PKGS = $(filter-out $(RACE_PKGS),$(shell $(GO) list ./...))
 test: vet
-	$(XVFB) $(GO) test -timeout 25m ./...
+	$(XVFB) $(GO) test -timeout 25m $(PLAIN_PKGS)
+	$(XVFB) $(GO) test -race -timeout 25m $(RACE_PKGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each (default 60s)
 FUZZTIME ?= 60s
@@ -79,6 +83,7 @@ FUZZ_TARGETS := \
 	history:FuzzImport history:FuzzSearch history:FuzzParsePersonas \
 	models:FuzzParseCatalog models:FuzzParseTree models:FuzzParseMeminfo \
 	models/download:FuzzParseState models/download:FuzzParseContentRange models/download:FuzzParseRetryAfter \
+	models:FuzzNextLink cli:FuzzTerminalSafe \
 	gpu/kernels:FuzzRepack ui:FuzzParseMarkdown server:FuzzDecodeRequest app:FuzzRemoteStream
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -357,10 +357,11 @@ func (c *Chat) SwitchVersion(ctx context.Context, messageID int64, delta int) (b
 	return true, store.SwitchTo(ctx, alts[k].ID)
 }
 
-// MarkInterrupted marks replies left "streaming" by a process that died
-// (not touched for idle) as interrupted, so that they can be continued or
-// regenerated; it returns how many. Replies this service is writing are
-// never touched (they are saved far more often than idle).
+// MarkInterrupted marks replies left "streaming" by a process that died as
+// interrupted, so that they can be continued or regenerated, and returns
+// how many (see history.Store.MarkInterrupted: opening the history does it
+// too; idle applies to replies saved by release 1 only). Replies a live
+// process is writing, this one or another, are never touched.
 func (c *Chat) MarkInterrupted(ctx context.Context, idle time.Duration) (int, error) {
 	store, err := c.store()
 	if err != nil {

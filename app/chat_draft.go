@@ -98,7 +98,33 @@ func (c *Chat) CheckDraft(ctx context.Context, d Draft) (DraftCheck, error) {
 	if err != nil {
 		return DraftCheck{}, err
 	}
-	return checkFit(ctx, r, conv, sampling.Overlay(d.Options.Sampling), d.Options.Policy)
+	opts, err := draftPolicy(ctx, store, d)
+	if err != nil {
+		return DraftCheck{}, err
+	}
+	return checkFit(ctx, r, conv, sampling.Overlay(opts.Sampling), opts.Policy)
+}
+
+// draftPolicy returns the draft's options with the overflow policy its
+// conversation runs with (see conversationPolicy).
+func draftPolicy(ctx context.Context, store *history.Store, d Draft) (ReplyOptions, error) {
+	id := d.ConversationID
+	if d.EditOf != 0 {
+		target, err := findMessage(ctx, store, d.EditOf)
+		if err != nil {
+			return d.Options, err
+		}
+		id = target.ConversationID
+	}
+	if id == "" {
+		return d.Options, nil
+	}
+	conv, err := store.Conversation(ctx, id)
+	if err != nil {
+		return d.Options, err
+	}
+	opts, _, err := conversationPolicy(conv, d.Options)
+	return opts, err
 }
 
 // TruncateDraft returns the draft's text cut in its middle so that it fits

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/llamadesk/llamadesk/engine/chat"
+	"github.com/llamadesk/llamadesk/engine/sample"
 	"github.com/llamadesk/llamadesk/history"
 )
 
@@ -20,8 +22,14 @@ const saveEvery = 250 * time.Millisecond
 type ReplyOptions struct {
 	// Sampling overrides the conversation's sampling settings where set.
 	Sampling history.Sampling
-	// Policy decides what is dropped when the conversation does not fit.
+	// Policy decides what is dropped when the conversation does not fit,
+	// for a conversation that has no policy of its own
+	// (history.Conversation.OverflowPolicy).
 	Policy chat.Policy
+	// StorePolicy makes Policy the conversation's own: saved with it (with
+	// a new conversation too) and used by every later reply, in any
+	// process, whatever the caller's default then.
+	StorePolicy bool
 	// Queue makes a reply wait for the one being written on the same
 	// model instead of being refused with a *BusyError. (The command line
 	// waits; the window refuses, keeping the draft, and says why.)
@@ -45,6 +53,10 @@ type ReplyResult struct {
 	// DroppedNote says so in words ("" when nothing was dropped).
 	Dropped     []int  `json:"dropped,omitempty"`
 	DroppedNote string `json:"dropped_note,omitempty"`
+	// Seed is the random seed the reply was sampled with (saved with it):
+	// the one the caller or the persona fixed, or a fresh one drawn for
+	// this reply; nil for a greedy reply (temperature 0).
+	Seed *int64 `json:"seed,omitempty"`
 }
 
 // ErrBusy is wrapped by *BusyError.
@@ -401,12 +413,18 @@ func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent f
 		j.convID = target.ConversationID
 	}
 	title := ""
+	storePolicy := false // a policy to save with an existing conversation
 	if j.convID != "" {
 		conv, err := store.Conversation(ctx, j.convID)
 		if err != nil {
 			return nil, fmt.Errorf("conversation %s: %w", j.convID, err)
 		}
 		title = conv.Title
+		if opts, storePolicy, err = conversationPolicy(conv, opts); err != nil {
+			return nil, err
+		}
+	} else if opts.StorePolicy {
+		j.newConv.OverflowPolicy = opts.Policy.String()
 	}
 
 	a, rctx, release, err := c.acquire(ctx, j.convID, title, opts.Queue)
@@ -418,6 +436,11 @@ func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent f
 	msg, base, err := c.prepare(rctx, store, a, j, target, opts)
 	if err != nil {
 		return nil, err
+	}
+	if storePolicy {
+		if err := store.SetOverflowPolicy(context.WithoutCancel(rctx), msg.ConversationID, opts.Policy.String()); err != nil {
+			return nil, fmt.Errorf("save the overflow policy: %w", err)
+		}
 	}
 	started := ReplyEvent{Kind: EventStarted, ConversationID: msg.ConversationID, MessageID: msg.ID}
 	onEvent(started)
@@ -432,6 +455,39 @@ func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent f
 	onEvent(done)
 	c.publish(done)
 	return res, err
+}
+
+// conversationPolicy returns opts with the overflow policy conv runs with:
+// its own, unless opts.StorePolicy asks to replace it with opts.Policy
+// (then store reports that it must be saved).
+func conversationPolicy(conv history.Conversation, opts ReplyOptions) (_ ReplyOptions, store bool, err error) {
+	if opts.StorePolicy {
+		return opts, opts.Policy.String() != conv.OverflowPolicy, nil
+	}
+	if conv.OverflowPolicy != "" {
+		if opts.Policy, err = chat.ParsePolicy(conv.OverflowPolicy); err != nil {
+			return opts, false, fmt.Errorf("conversation %s: %w", conv.ID, err)
+		}
+	}
+	return opts, false, nil
+}
+
+// replySeed fixes the seed of a sampled reply in s: the one set (by the
+// caller, the conversation or its persona), or else a fresh one, so that
+// regenerating gives a new reply and the one saved can be reproduced. It
+// returns nil for a greedy reply (temperature 0), which needs none.
+func replySeed(s *history.Sampling) *int64 {
+	temp := float64(sample.DefaultParams().Temperature)
+	if s.Temperature != nil {
+		temp = *s.Temperature
+	}
+	if temp == 0 {
+		return nil
+	}
+	if s.Seed == nil {
+		s.Seed = history.Ptr(rand.Int64N(1 << 53)) // exact in JSON numbers, too
+	}
+	return s.Seed
 }
 
 // findMessage returns one message by id.
@@ -611,6 +667,7 @@ func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeRepl
 		Policy:       opts.Policy,
 		Continue:     cont,
 	}
+	seed := replySeed(&req.Sampling)
 	lastSave := time.Now()
 	resp, err := a.responder.Respond(ctx, req, func(d Delta) {
 		now := time.Now()
@@ -645,7 +702,7 @@ func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeRepl
 	res = &ReplyResult{
 		ConversationID: msg.ConversationID, MessageID: msg.ID, Reply: full, StopReason: resp.StopReason,
 		Stats: resp.Stats, Model: info.Model, Backend: resp.Backend, Format: resp.Format,
-		Dropped: resp.Dropped, DroppedNote: resp.DroppedNote,
+		Dropped: resp.Dropped, DroppedNote: resp.DroppedNote, Seed: seed,
 	}
 	status := history.StatusDone
 	if resp.StopReason == StopCancelled {
@@ -657,7 +714,7 @@ func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeRepl
 	}
 	s := resp.Stats
 	if err := store.FinishAssistant(saveCtx, msg.ID, history.Finish{
-		Content: full, Status: status, TokenCount: tokens,
+		Content: full, Status: status, TokenCount: tokens, Seed: seed,
 		Stats: history.Stats{
 			PromptTokens: s.PromptEvaluated, PromptTokensPerSecond: s.PromptTokensPerS,
 			GeneratedTokens: s.GeneratedTokens, TokensPerSecond: s.GenTokensPerS,

@@ -169,7 +169,7 @@ func runRemoteRm(env *Env, args []string) error {
 
 // chatResponder returns what answers `chat`: a remote model for
 // --model remote:NAME/MODEL, else the local model file loaded.
-func chatResponder(a *app.App, f *chatFlags) (app.Responder, error) {
+func chatResponder(a *app.App, f *chatFlags, ctxLen int) (app.Responder, error) {
 	if strings.HasPrefix(f.model, app.RemotePrefix) {
 		return a.Remotes().Responder(f.model)
 	}
@@ -177,7 +177,7 @@ func chatResponder(a *app.App, f *chatFlags) (app.Responder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := app.NewLocalResponder(lm, f.ctxLen)
+	r, err := app.NewLocalResponder(lm, ctxLen)
 	if err != nil {
 		lm.Close()
 		return nil, err

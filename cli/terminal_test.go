@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/internal/testenv"
@@ -124,4 +125,31 @@ func TestModelListingsEscapeFileText(t *testing.T) {
 	}
 	_, _, stderr := h.run(t, "", "info", "--model", filepath.Join(dir, "broken\x1b[5m.gguf"))
 	noEscapes(t, "info of a broken file (stderr)", stderr)
+}
+
+// FuzzTerminalSafe checks that whatever text comes in, what goes to the
+// terminal is valid UTF-8 without control or bidi characters, and that
+// text without them passes unchanged.
+func FuzzTerminalSafe(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b]0;title\x07", "\u009b31m", "\xff\xfe", "a\u202eb", "tab\there", "日本語"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := terminalSafe(s)
+		if !utf8.ValidString(out) {
+			t.Fatalf("terminalSafe(%q) = %q is not UTF-8", s, out)
+		}
+		for _, r := range out {
+			if unsafeRune(r) {
+				t.Fatalf("terminalSafe(%q) = %q keeps %U", s, out, r)
+			}
+		}
+		if !needsEscape(s, false) && out != s {
+			t.Fatalf("terminalSafe changed harmless text %q to %q", s, out)
+		}
+		lines := terminalSafeLines(s)
+		if strings.ReplaceAll(lines, "\n", `\n`) != out {
+			t.Fatalf("terminalSafeLines(%q) = %q differs from terminalSafe %q but for line breaks", s, lines, out)
+		}
+	})
 }

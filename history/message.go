@@ -323,22 +323,14 @@ func (s *Store) FinishAssistant(ctx context.Context, messageID int64, f Finish) 
 	})
 }
 
-// MarkInterrupted marks streaming replies not updated for idle as
-// StatusInterrupted (their process died) and returns how many it marked.
-// Pick idle well above the slowest expected pause between updates,
-// prompt evaluation included: another process may still be streaming.
+// MarkInterrupted marks interrupted the streaming replies no live process
+// is writing: those whose writer session ended (its process died, however:
+// see writers.go; Open does this too), and those saved without a session
+// (by release 1) that were not updated for idle. It returns how many it
+// marked. A reply another process is writing is never touched, however
+// long its prompt takes.
 func (s *Store) MarkInterrupted(ctx context.Context, idle time.Duration) (int, error) {
-	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming' AND updated_at < ?",
-			millis(now().Add(-idle)))
-		if err != nil {
-			return fmt.Errorf("mark interrupted replies: %w", err)
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
-	return int(n), err
+	return s.markOrphans(ctx, idle)
 }
 
 // EditUser keeps a user message and adds content as its new version (a

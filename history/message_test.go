@@ -110,6 +110,17 @@ func TestMarkInterrupted(t *testing.T) {
 	s := openTemp(t)
 	id := chat(t, s, "", "q")
 	a, _ := s.StartAssistant(ctx, id, "")
+	time.Sleep(5 * time.Millisecond)
+	// This Store is alive: its reply is never marked, however idle.
+	if n, err := s.MarkInterrupted(ctx, time.Millisecond); err != nil || n != 0 {
+		t.Errorf("a live reply was marked: %d, %v", n, err)
+	}
+	// A reply saved without a writer session (release 1) is marked once idle.
+	id2 := chat(t, s, "", "q2")
+	b, _ := s.StartAssistant(ctx, id2, "")
+	if _, err := s.w.ExecContext(ctx, "UPDATE messages SET writer = NULL WHERE id = ?", b.ID); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := s.MarkInterrupted(ctx, time.Hour); err != nil || n != 0 {
 		t.Errorf("a fresh reply was marked: %d, %v", n, err)
 	}
@@ -117,17 +128,20 @@ func TestMarkInterrupted(t *testing.T) {
 	if n, err := s.MarkInterrupted(ctx, time.Millisecond); err != nil || n != 1 {
 		t.Errorf("MarkInterrupted = %d, %v; want 1", n, err)
 	}
-	path, _ := s.ActivePath(ctx, id)
+	path, _ := s.ActivePath(ctx, id2)
 	if path[1].Status != StatusInterrupted {
 		t.Errorf("status = %s", path[1].Status)
 	}
 	// The process was alive after all: its next update revives the reply.
-	if err := s.UpdateContent(ctx, a.ID, "still here"); err != nil {
+	if err := s.UpdateContent(ctx, b.ID, "still here"); err != nil {
 		t.Fatal(err)
 	}
-	path, _ = s.ActivePath(ctx, id)
+	path, _ = s.ActivePath(ctx, id2)
 	if path[1].Status != StatusStreaming || path[1].Content != "still here" {
 		t.Errorf("after revival: %+v", path[1])
+	}
+	if path, _ := s.ActivePath(ctx, id); path[1].ID != a.ID || path[1].Status != StatusStreaming {
+		t.Errorf("the live reply: %+v", path[1])
 	}
 }
 

@@ -142,7 +142,7 @@ func openOnce(ctx context.Context, path string, fsys fs.FS) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("open history %s: %w", abs, err)
 	}
-	if _, err := s.markOrphans(ctx); err != nil {
+	if _, err := s.markOrphans(ctx, 0); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open history %s: %w", abs, err)
 	}

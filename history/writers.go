@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/llamadesk/llamadesk/internal/filelock"
 )
@@ -80,10 +81,11 @@ func (s *session) close() error {
 }
 
 // markOrphans marks interrupted every streaming reply whose writer session
-// is over: its lock file can be locked, or is gone, or the reply has no
-// session (saved by release 1). It also removes the lock files of ended
-// sessions. It returns how many replies it marked.
-func (s *Store) markOrphans(ctx context.Context) (int, error) {
+// is over (its lock file can be locked, or is gone), and every one without a
+// session (saved by release 1) not updated for unowned (all of them when
+// unowned is 0). It also removes the lock files of ended sessions. It
+// returns how many replies it marked.
+func (s *Store) markOrphans(ctx context.Context, unowned time.Duration) (int, error) {
 	dir := writersDir(s.path)
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -135,7 +137,11 @@ func (s *Store) markOrphans(ctx context.Context) (int, error) {
 			if alive[w] {
 				continue
 			}
-			res, err := tx.ExecContext(ctx, "UPDATE messages SET status = 'interrupted', writer = NULL WHERE status = 'streaming' AND COALESCE(writer, '') = ?", w)
+			q, args := "UPDATE messages SET status = 'interrupted', writer = NULL WHERE status = 'streaming' AND writer = ?", []any{w}
+			if w == "" {
+				q, args = "UPDATE messages SET status = 'interrupted' WHERE status = 'streaming' AND writer IS NULL AND updated_at <= ?", []any{millis(now().Add(-unowned))}
+			}
+			res, err := tx.ExecContext(ctx, q, args...)
 			if err != nil {
 				return err
 			}

@@ -219,3 +219,21 @@ func TestTokenStaysOnTheEndpointHost(t *testing.T) {
 		t.Error("default ports or a downgrade to http are misjudged")
 	}
 }
+
+// FuzzNextLink feeds Link headers to nextLink: it never panics, and what it
+// returns is a piece of the header between < and >.
+func FuzzNextLink(f *testing.F) {
+	for _, s := range []string{
+		`<https://huggingface.co/api/models/x/y/tree/main?cursor=abc>; rel="next"`,
+		`<a>; rel="prev", <b>; rel="next"`,
+		`<>; rel="next"`, `rel="next"`, `<x; rel="next"`, "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, link string) {
+		next := nextLink(link)
+		if next != "" && !strings.Contains(link, "<"+next+">") {
+			t.Fatalf("nextLink(%q) = %q, not a <...> part of the header", link, next)
+		}
+	})
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 	"github.com/llamadesk/llamadesk/models/download"
 )
 
@@ -319,7 +320,7 @@ func (l *Library) Import(ctx context.Context, src string, mode ImportMode, progr
 
 // copyInto copies src to dest through a temporary name, synced, then renamed.
 func copyInto(ctx context.Context, src, dest string, size int64, progress func(done, total int64)) error {
-	in, err := os.Open(src)
+	in, _, err := inputfile.Open(src) // never blocks, even if src became a pipe meanwhile
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ func (p *chatPage) showThread(th history.Thread, toBottom bool) {
 	act, active := p.w.chatService().Activity(th.Conversation.ID)
 	for _, m := range th.Messages {
 		v := msgView{id: m.ID, role: m.Role, content: m.Content, status: m.Status, errText: m.Error,
-			stats: m.Stats, version: m.Version, versions: m.Versions, note: p.notes[m.ID]}
+			stats: m.Stats, seed: m.Seed, version: m.Version, versions: m.Versions, note: p.notes[m.ID]}
 		v.streaming = active && m.ID == act.MessageID
 		if v.streaming {
 			v.content = act.Text

@@ -22,6 +22,7 @@ type msgView struct {
 	status    history.Status
 	errText   string
 	stats     history.Stats
+	seed      *int64 // a sampled reply's seed (nil: greedy, or not kept)
 	version   int
 	versions  int
 	streaming bool
@@ -219,6 +220,9 @@ func footerText(v msgView) (text string, danger bool) {
 	}
 	if s.Backend != "" {
 		parts = append(parts, s.Backend)
+	}
+	if v.seed != nil {
+		parts = append(parts, fmt.Sprintf("seed %d", *v.seed))
 	}
 	switch v.status {
 	case history.StatusCancelled:

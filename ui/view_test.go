@@ -58,6 +58,8 @@ func TestFooterAndNotice(t *testing.T) {
 		{"streaming", msgView{role: history.RoleAssistant, streaming: true}, "Generating…", false, "", true},
 		{"done", msgView{role: history.RoleAssistant, status: history.StatusDone, stats: stats},
 			"42 tokens · 12.3 tokens/s · first token 1.5 s · cpu", false, "", true},
+		{"seed", msgView{role: history.RoleAssistant, status: history.StatusDone, stats: stats, seed: history.Ptr(int64(7781))},
+			"42 tokens · 12.3 tokens/s · first token 1.5 s · cpu · seed 7781", false, "", true},
 		{"stopped", msgView{role: history.RoleAssistant, status: history.StatusCancelled, stats: stats},
 			"42 tokens · 12.3 tokens/s · first token 1.5 s · cpu · stopped", false, "", true},
 		{"failed", msgView{role: history.RoleAssistant, status: history.StatusError, errText: "boom"}, "failed: boom", true, "", true},
