@@ -69,7 +69,7 @@ gpu-check:
 
 ## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests);
 ## the packages that run goroutines are tested under the race detector (instead of a plain run)
-RACE_PKGS = $(shell $(GO) list ./app/... ./models/download/... ./engine/cpu/... ./engine/session/... ./history/... ./ui/...)
+RACE_PKGS = $(shell $(GO) list ./app/... ./models/download/... ./engine/cpu/... ./engine/session/... ./history/... ./ui/... ./server/...)
 PLAIN_PKGS = $(filter-out $(RACE_PKGS),$(shell $(GO) list ./...))
 test: vet
 	$(XVFB) $(GO) test -timeout 25m $(PLAIN_PKGS)
