@@ -3,13 +3,16 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/engine"
 	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/engine/synth"
 	"github.com/llamadesk/llamadesk/gpu/gl"
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
@@ -228,4 +231,160 @@ func TestGPUOutOfMemory(t *testing.T) {
 	wantNote(t, auto, "cpu (1 threads): loading on the GPU failed")
 	wantNote(t, auto, "out of GPU memory")
 	wantBackends(t, auto, "cpu")
+}
+
+// TestGPUOutOfMemoryForContext loads an eight-layer model on the OpenGL
+// backend with a GPU memory limit that holds its weights but not a
+// context's KV caches for every layer: NewState loads the model again with
+// fewer layers on the GPU, says why in the note, and computes what the CPU
+// alone computes. A second context of that model gets an error instead
+// (the first keeps working). With room for no layer's context, --backend gl
+// is an error that says why and auto runs on the CPU.
+func TestGPUOutOfMemoryForContext(t *testing.T) {
+	if _, err := gl.Probe(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("no OpenGL 4.3 compute context: %v", err)
+	}
+	const layers, ctx = 8, 2048
+	path := writeSmallModel(t, layers)
+	opts := LoadOptions{Threads: 1, Backend: BackendGL, GPULayers: -1, Context: ctx}
+	full, err := LoadModel(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBackends(t, full, "gl")
+	weights := full.Model.Backends()[0].(gpuBackend).MemoryUsed()
+	kvDim := full.Model.Config.KVDim()
+	full.Close()
+	kv := int64(ctx) * engine.KVBytesPerPosition(1, kvDim, engine.KVF16) // one layer's
+
+	cpuModel, err := LoadModel(path, LoadOptions{Threads: 1, Backend: BackendCPU})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpuModel.Close()
+	tokens := []int32{1, 40, 113, 346, 318, 115}
+	want := evalTokens(t, cpuModel, ctx, tokens)
+
+	// Room for the weights and four and a half layers' KV caches: the
+	// fifth layer's fails.
+	opts.GPUMemoryLimit = weights + kv*9/2
+	lm, err := LoadModel(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.Close()
+	wantBackends(t, lm, "gl")
+	got := evalTokens(t, lm, ctx, tokens)
+	wantBackends(t, lm, "gl", "cpu")
+	wantNote(t, lm, fmt.Sprintf("of %d layers on the GPU, the rest on the cpu (1 threads) (the GPU ran out of memory for a context of %d positions (f16 KV cache) with %d layers)", layers, ctx, layers))
+	var onGPU int
+	if _, err := fmt.Sscanf(lm.BackendNote[strings.Index(lm.BackendNote, "; ")+2:], "%d of", &onGPU); err != nil || onGPU < 1 || onGPU >= layers {
+		t.Errorf("note %q: %d layers on the GPU (%v), want between 1 and %d", lm.BackendNote, onGPU, err, layers-1)
+	}
+	closeLogits(t, got, want)
+	t.Log(lm.BackendNote)
+
+	// The window's and the server's sessions take the same way.
+	m, err := LoadModel(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewLocalResponder(m, ctx)
+	if err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	if info := r.Info(); !strings.Contains(info.Backend, "the GPU ran out of memory for a context") {
+		t.Errorf("responder's backend: %q", info.Backend)
+	}
+	r.Close()
+
+	// A second context has no room and cannot move the first one's layers.
+	if _, err := lm.NewState(ctx, false); err == nil || !errors.Is(err, gl.ErrOutOfMemory) || !strings.Contains(err.Error(), "another context") {
+		t.Errorf("second context: %v", err)
+	}
+	wantBackends(t, lm, "gl", "cpu")
+
+	// Room for the weights and half a layer's KV cache: no layer's context fits.
+	small := LoadOptions{Threads: 1, Backend: BackendGL, GPULayers: -1, Context: ctx, GPUMemoryLimit: weights + kv/2}
+	lm2, err := LoadModel(path, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm2.Close()
+	if _, err := lm2.NewState(ctx, false); err == nil || !errors.Is(err, gl.ErrOutOfMemory) || !strings.Contains(err.Error(), "shorter context") {
+		t.Errorf("--backend gl with room for no layer's context: %v", err)
+	}
+	// Auto keeps llvmpipe off the model: its fallback is checked on the
+	// placement --backend gl chose.
+	auto, err := LoadModel(path, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auto.Close()
+	auto.opts.Backend = BackendAuto
+	closeLogits(t, evalTokens(t, auto, ctx, tokens), want)
+	wantBackends(t, auto, "cpu")
+	wantNote(t, auto, fmt.Sprintf("cpu (1 threads): a context of %d positions (f16 KV cache) did not fit on the GPU (", ctx))
+	wantNote(t, auto, "out of GPU memory")
+	t.Log(auto.BackendNote)
+}
+
+// writeSmallModel writes a random-weight Llama model of small width with
+// the given number of layers.
+func writeSmallModel(t *testing.T, layers int) string {
+	t.Helper()
+	ft, err := synth.ParseFileType("Q4_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := synth.Shape{Name: "small", Dim: 256, Layers: layers, Heads: 8, KVHeads: 8, FFN: 768, Vocab: 512, ContextLen: 4096}
+	path := filepath.Join(t.TempDir(), "small.gguf")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := synth.Write(f, synth.Options{Shape: shape, Type: ft, Seed: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// evalTokens evaluates tokens on a new context of the model and returns
+// the logits of every position.
+func evalTokens(t *testing.T, lm *LoadedModel, ctx int, tokens []int32) []float32 {
+	t.Helper()
+	st, err := lm.NewState(ctx, true)
+	if err != nil {
+		t.Fatalf("%s: %v", lm.BackendNote, err)
+	}
+	logits, err := st.Eval(context.Background(), tokens, true)
+	if err != nil {
+		t.Fatalf("%s: %v", lm.BackendNote, err)
+	}
+	return logits
+}
+
+// closeLogits checks that two backends' logits agree (relative to the
+// largest logit: the model's weights are random).
+func closeLogits(t *testing.T, got, want []float32) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d logits, want %d", len(got), len(want))
+	}
+	scale := 1.0
+	for _, w := range want {
+		scale = max(scale, math.Abs(float64(w)))
+	}
+	for j := range want {
+		if d := math.Abs(float64(got[j] - want[j])); d > 1e-3*scale {
+			t.Fatalf("logit %d: %g, want %g (the CPU's)", j, got[j], want[j])
+		}
+	}
 }

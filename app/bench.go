@@ -102,16 +102,18 @@ func Bench(ctx context.Context, path string, opts BenchOptions, progress func(st
 	}
 	defer lm.Close()
 	res := BenchResult{PromptTokens: opts.PromptTokens, GenTokens: opts.GenTokens, Depth: opts.Depth,
-		KVType: lm.KVType().String(), Note: lm.BackendNote, FileBytes: lm.File.Size()}
+		KVType: lm.KVType().String(), FileBytes: lm.File.Size()}
+	// The context first: a GPU without room for it takes fewer layers.
+	st, err := lm.NewState(capacity, false)
+	if err != nil {
+		return res, fmt.Errorf("bench: %w", err)
+	}
+	res.Note = lm.BackendNote
 	for _, b := range lm.Model.Backends() {
 		res.Backend = b.Name()
 		if tr, ok := b.(threadsReporter); ok {
 			res.Threads, res.Kernels = tr.Threads(), tr.Kernels()
 		}
-	}
-	st, err := lm.NewState(capacity, false)
-	if err != nil {
-		return res, fmt.Errorf("bench: %w", err)
 	}
 	vocab := lm.Model.Config.Vocab
 	rng := rand.New(rand.NewPCG(opts.Seed, 0xbe7c))

@@ -33,7 +33,7 @@ type LocalResponder struct {
 // on: its Close closes m.
 func NewLocalResponder(m *LoadedModel, ctxLen int) (*LocalResponder, error) {
 	f := chat.DetectNamed(m.File, m.Path)
-	s, err := session.NewWith(m.Model, m.Tokenizer, f, m.StateOptions(ctxLen))
+	s, err := m.NewSession(f, ctxLen)
 	if err != nil {
 		return nil, err
 	}

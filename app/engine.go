@@ -6,8 +6,10 @@ import (
 	"strings"
 
 	"github.com/llamadesk/llamadesk/engine"
+	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/cpu"
 	"github.com/llamadesk/llamadesk/engine/gguf"
+	"github.com/llamadesk/llamadesk/engine/session"
 	"github.com/llamadesk/llamadesk/engine/tokenizer"
 	"github.com/llamadesk/llamadesk/models"
 )
@@ -50,6 +52,8 @@ type LoadedModel struct {
 	BackendNote string
 	opts        LoadOptions
 	backends    []engine.Backend
+	placement   engine.Placement // where Model's layers are
+	contexts    int              // the contexts made (NewState, NewSession)
 }
 
 // LoadModel opens a GGUF file and prepares its model on the chosen backend.
@@ -234,11 +238,28 @@ func (lm *LoadedModel) StateOptions(ctx int) engine.StateOptions {
 // NewState allocates a context of ctx positions (see StateOptions);
 // allLogits says the logits of every position will be read (eval). A
 // context this machine's memory cannot hold is an error saying how much it
-// needs.
+// needs. When the GPU has no room for it, the model is loaded again with
+// fewer layers there (see newContext): BackendNote says so. NewState and
+// NewSession are not called concurrently.
 func (lm *LoadedModel) NewState(ctx int, allLogits bool) (*engine.State, error) {
-	o := lm.StateOptions(ctx)
-	o.AllLogits = allLogits
-	return lm.Model.NewStateWith(o)
+	var st *engine.State
+	err := lm.newContext(ctx, func(o engine.StateOptions) (err error) {
+		o.AllLogits = allLogits
+		st, err = lm.Model.NewStateWith(o)
+		return err
+	})
+	return st, err
+}
+
+// NewSession starts a conversation session in the chat format f on a new
+// context of ctx positions, as NewState makes it.
+func (lm *LoadedModel) NewSession(f chat.Format, ctx int) (*session.Session, error) {
+	var s *session.Session
+	err := lm.newContext(ctx, func(o engine.StateOptions) (err error) {
+		s, err = session.NewWith(lm.Model, lm.Tokenizer, f, o)
+		return err
+	})
+	return s, err
 }
 
 // KVType returns the KV cache type the model's contexts use.

@@ -101,49 +101,116 @@ func gpuNote(api string, dev gpuDevice, layers, total int, cpuNote, why string) 
 // otherwise, auto runs on the CPU alone and an explicit GPU backend is an
 // error. BackendNote says what happened.
 func (lm *LoadedModel) loadPlaced(p engine.Placement, opts LoadOptions) (*engine.Model, error) {
-	api := opts.Backend
-	explicit := api == BackendGL || api == BackendMetal
-	if !explicit {
-		api = autoGPU()
-	}
-	cpuNote := fmt.Sprintf("cpu (%d threads)", p.CPU.(*cpu.Backend).Threads())
-	total := 0
 	for {
 		m, err := engine.Load(lm.File, p)
-		if err == nil || p.GPU == nil {
-			return m, err
+		if err == nil {
+			lm.placement = p
+			return m, nil
 		}
-		if total == 0 {
-			cfg, cerr := engine.ConfigFromGGUF(lm.File)
-			if cerr != nil {
-				return nil, cerr
-			}
-			total = cfg.Layers
+		if p.GPU == nil {
+			return nil, err
 		}
-		g := p.GPU.(gpuBackend)
 		fewer := 0
 		why := ""
 		if errors.Is(err, compute.ErrOutOfMemory) {
-			fewer = min(layersIn(lm.File, total, g.MemoryUsed()), p.GPULayers-1)
+			total := lm.layers()
+			fewer = min(layersIn(lm.File, total, p.GPU.(gpuBackend).MemoryUsed(), 0), p.GPULayers-1)
 			why = fmt.Sprintf("the GPU ran out of memory with %d layers", p.GPULayers)
 		}
-		lm.dropBackend(g)
-		p = engine.Placement{CPU: p.CPU}
-		if fewer > 0 {
-			ng, dev, oerr := openGPU(api, opts)
-			if oerr == nil {
-				lm.backends = append(lm.backends, ng)
-				p = engine.Placement{CPU: p.CPU, GPU: ng, GPULayers: fewer}
-				lm.BackendNote = gpuNote(api, dev, fewer, total, cpuNote, why)
-				continue
-			}
-			err = oerr
+		if p, err = lm.placeAgain(p, opts, fewer, why, "loading on the GPU failed", err); err != nil {
+			return nil, err
 		}
-		if explicit {
-			return nil, fmt.Errorf("%s backend: %w", api, err)
-		}
-		lm.BackendNote = fmt.Sprintf("%s: loading on the GPU failed (%v)", cpuNote, err)
 	}
+}
+
+// placeAgain closes the GPU backend of placement p after a failure (err)
+// and returns the placement to try next: fewer layers on a fresh GPU
+// backend, with a note saying why; or, when fewer is 0 or the GPU does not
+// open again, the CPU alone for auto (the note says what failed) and an
+// error for an explicit GPU backend.
+func (lm *LoadedModel) placeAgain(p engine.Placement, opts LoadOptions, fewer int, why, failed string, err error) (engine.Placement, error) {
+	api, explicit := gpuAPI(opts)
+	cpuNote := fmt.Sprintf("cpu (%d threads)", p.CPU.(*cpu.Backend).Threads())
+	lm.placement = engine.Placement{}
+	lm.dropBackend(p.GPU)
+	if fewer > 0 {
+		g, dev, oerr := openGPU(api, opts)
+		if oerr == nil {
+			lm.backends = append(lm.backends, g)
+			lm.BackendNote = gpuNote(api, dev, fewer, lm.layers(), cpuNote, why)
+			return engine.Placement{CPU: p.CPU, GPU: g, GPULayers: fewer}, nil
+		}
+		err = oerr
+	}
+	if explicit {
+		return engine.Placement{}, fmt.Errorf("%s backend: %w", api, err)
+	}
+	lm.BackendNote = fmt.Sprintf("%s: %s (%v)", cpuNote, failed, err)
+	return engine.Placement{CPU: p.CPU}, nil
+}
+
+// gpuAPI returns the GPU backend the load options use ("gl" or "metal")
+// and whether they named it (rather than auto).
+func gpuAPI(opts LoadOptions) (api string, explicit bool) {
+	if opts.Backend == BackendGL || opts.Backend == BackendMetal {
+		return opts.Backend, true
+	}
+	return autoGPU(), false
+}
+
+// newContext makes one context of the model with alloc (a State, or a
+// session holding one), with the options of a context of ctx positions
+// (see StateOptions). When the GPU runs out of memory for it (the KV
+// caches, buffers or logits of the layers it holds), the model is loaded
+// again with fewer layers on the GPU, the context's share of the rest on
+// the CPU, and alloc tried again: the whole layers that, with their part
+// of the context, fit in what the GPU held when it failed, and at least one
+// fewer each time. When no layer is left, auto runs on the CPU alone and an
+// explicit GPU backend is an error. BackendNote says what happened. A model
+// that already made a context keeps its layers (the other context uses
+// them): its error says so.
+func (lm *LoadedModel) newContext(ctx int, alloc func(engine.StateOptions) error) error {
+	for {
+		o := lm.StateOptions(ctx)
+		err := alloc(o)
+		if err == nil {
+			lm.contexts++
+			return nil
+		}
+		p := lm.placement
+		if !errors.Is(err, compute.ErrOutOfMemory) || p.GPU == nil {
+			return err
+		}
+		if lm.contexts > 0 {
+			return fmt.Errorf("%w (another context of this model holds its layers on the GPU; close it, or use a shorter context)", err)
+		}
+		if o.Context <= 0 {
+			o.Context = lm.Model.Config.ContextLen
+		}
+		need := lm.Model.Config.Needs(0, o)
+		held := p.GPU.(gpuBackend).MemoryUsed() - need.Buffers
+		fewer := min(layersIn(lm.File, lm.layers(), held, need.KV/int64(lm.layers())), p.GPULayers-1)
+		what := fmt.Sprintf("a context of %d positions (%s KV cache)", o.Context, o.KVType)
+		p, err = lm.placeAgain(p, lm.opts, fewer, fmt.Sprintf("the GPU ran out of memory for %s with %d layers", what, p.GPULayers),
+			what+" did not fit on the GPU", fmt.Errorf("%w; a shorter context or a smaller KV cache type needs less", err))
+		if err != nil {
+			return err
+		}
+		lm.Model = nil
+		if lm.Model, err = lm.loadPlaced(p, lm.opts); err != nil {
+			return err
+		}
+	}
+}
+
+// layers returns the model's number of layers (LoadModel read its
+// configuration before placing it, so this does not fail).
+func (lm *LoadedModel) layers() int {
+	cfg, err := engine.ConfigFromGGUF(lm.File)
+	if err != nil {
+		return 0
+	}
+	return cfg.Layers
 }
 
 // dropBackend closes a backend and forgets it.
@@ -152,12 +219,13 @@ func (lm *LoadedModel) dropBackend(b engine.Backend) {
 	b.Close()
 }
 
-// layersIn returns how many of the model's first layers have weights that
-// fit in held bytes.
-func layersIn(f *gguf.File, total int, held int64) int {
+// layersIn returns how many of the model's first layers fit in held bytes:
+// their weights and perLayer bytes each (their KV caches).
+func layersIn(f *gguf.File, total int, held, perLayer int64) int {
 	var used int64
 	for n := range total {
 		prefix := fmt.Sprintf("blk.%d.", n)
+		used += perLayer
 		for i := range f.Tensors {
 			if strings.HasPrefix(f.Tensors[i].Name, prefix) {
 				used += int64(f.Tensors[i].Size)

@@ -197,7 +197,7 @@ func (r *runner) acquireModel(m model) (*resident, time.Duration, error) {
 		return nil, 0, fmt.Errorf("load model %s: %w", m.Name, err)
 	}
 	f := chat.DetectNamed(lm.File, lm.Path)
-	sess, err := session.NewWith(lm.Model, lm.Tokenizer, f, lm.StateOptions(r.ctxLen))
+	sess, err := lm.NewSession(f, r.ctxLen)
 	if err != nil {
 		lm.Close()
 		return nil, 0, fmt.Errorf("load model %s: %w", m.Name, err)
