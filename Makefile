@@ -61,18 +61,23 @@ windows:
 	.ci/check-windows-exe dist/windows/llamadesk.exe 'Windows CUI'
 	.ci/check-windows-exe dist/windows/llamadesk-app.exe 'Windows GUI'
 
-## gpu-check-prepare: fill GPU_CHECK_DIR (outside the repository) with what
-## gpu-check needs on a GPU machine without internet (needs internet, npm,
-## apt-get and a llama.cpp build: see gpu/gpucheck/prepare.sh)
+## gpu-check-prepare: here, with internet (npm, apt-get) and a llama.cpp
+## build: write GPU_CHECK_BUNDLE (ignored by git), everything gpu-check needs
+## on a GPU machine without Go or internet, staged in GPU_CHECK_DIR (outside
+## the repository), and .gl (the EGL, GL and Vulkan loaders) when missing;
+## fails when they would not travel to a lent GPU machine (64 MiB with the
+## working tree). See gpu/gpucheck/prepare.sh and the README's "GPU check".
 GPU_CHECK_DIR ?= $(abspath ../scratch/gpu-check)
+GPU_CHECK_BUNDLE ?= .gpu-check/gpu-check.tar.xz
 gpu-check-prepare:
-	gpu/gpucheck/prepare.sh $(GPU_CHECK_DIR)
+	gpu/gpucheck/prepare.sh $(GPU_CHECK_DIR) $(GPU_CHECK_BUNDLE)
 
-## gpu-check: on a machine with an NVIDIA GPU: the EGL device context, the GL
-## tests on the GPU, and 7B Q4_0 and Q4_K_M against llama.cpp's Vulkan build,
-## in one table (GPU_CHECK_FLAGS: e.g. -rounds 5)
+## gpu-check: on a machine with an NVIDIA GPU (no Go needed): unpack the
+## bundle, check the EGL device context, run the GL tests on the GPU, and
+## benchmark 7B Q4_0 and Q4_K_M against llama.cpp's Vulkan build, in one
+## table (GPU_CHECK_FLAGS: e.g. -rounds 5)
 gpu-check:
-	$(GPU_CHECK_DIR)/gpu-check -dir $(GPU_CHECK_DIR) $(GPU_CHECK_FLAGS)
+	gpu/gpucheck/device.sh $(GPU_CHECK_BUNDLE) $(GPU_CHECK_FLAGS)
 
 ## test: vet, then every test (under Xvfb when it is installed, for the window and OpenGL tests);
 ## the packages that run goroutines are tested under the race detector (instead of a plain run)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,11 @@ type config struct {
 	types         []string
 	allowSoftware bool
 	skipTests     bool
+	// testTimeout bounds the GL tests, timeout each other program's run
+	// (a GPU that hangs must not take the machine's whole lease).
+	testTimeout, timeout time.Duration
+	// log is the file the programs' output goes to ("": gpu-check.log in dir).
+	log string
 }
 
 // Where the NVIDIA driver's vendor files are, in containers (the first)
@@ -43,8 +49,9 @@ var (
 )
 
 // environment returns the environment of the checked programs: the
-// carried libraries first on LD_LIBRARY_PATH, and the NVIDIA vendor files
-// where the environment does not name any.
+// carried libraries (libs/: the X11 client libraries the Go programs link)
+// first on LD_LIBRARY_PATH, and the NVIDIA vendor files where the
+// environment does not name any.
 func environment(dir string, base []string) []string {
 	env := slices.Clone(base)
 	get := func(k string) string {
@@ -59,7 +66,7 @@ func environment(dir string, base []string) []string {
 		env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
 		env = append(env, k+"="+v)
 	}
-	libs := filepath.Join(dir, "libs", "usr", "lib", "x86_64-linux-gnu")
+	libs := filepath.Join(dir, "libs")
 	if _, err := os.Stat(libs); err == nil {
 		path := libs
 		if old := get("LD_LIBRARY_PATH"); old != "" {
@@ -96,15 +103,20 @@ type runner struct {
 	log io.Writer
 }
 
-// output runs a program and returns its standard output; its standard
-// error goes to the log.
-func (r *runner) output(env []string, name string, args ...string) ([]byte, error) {
-	cmd := exec.Command(name, args...)
+// output runs a program for at most timeout and returns its standard
+// output; its standard error goes to the log.
+func (r *runner) output(timeout time.Duration, env []string, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = r.log
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("stopped after %v: %w", timeout, ctx.Err())
+	}
 	if err != nil {
 		return out.Bytes(), fmt.Errorf("%s %s: %w", filepath.Base(name), strings.Join(args, " "), err)
 	}
@@ -128,7 +140,7 @@ type device struct {
 // that it is on a hardware device.
 func (r *runner) checkEGL() (device, error) {
 	env := append(slices.Clone(r.env), "LLAMADESK_GL_CONTEXT=egl", "CI=true")
-	out, err := r.output(env, r.path("gl.test"), "-test.run", "^TestProbe$", "-test.v", "-test.count", "1")
+	out, err := r.output(r.cfg.timeout, env, r.path("gl.test"), "-test.run", "^TestProbe$", "-test.v", "-test.count", "1")
 	fmt.Fprintf(r.log, "%s", out)
 	if err != nil {
 		return device{}, fmt.Errorf("no EGL context: %w", err)
@@ -145,23 +157,36 @@ func (r *runner) checkEGL() (device, error) {
 	return d, nil
 }
 
+// testResults are what a run of the GL tests printed.
+type testResults struct {
+	passed int      // tests and subtests
+	failed []string // the names of those that failed
+}
+
 // runTests runs the GL tests on the device's EGL context, the golden
 // checks included; those of GLFW contexts need a window system, which a
 // GPU server has not.
-func (r *runner) runTests() (passed, failed int, err error) {
+func (r *runner) runTests() (testResults, error) {
 	env := append(slices.Clone(r.env), "LLAMADESK_GL_CONTEXT=egl", "CI=true", "LLAMADESK_TESTDATA="+r.path("testdata"))
-	out, err := r.output(env, r.path("gl.test"), "-test.v", "-test.count", "1", "-test.timeout", "60m",
-		"-test.skip", "^(TestGoldenGLFW|TestContextWithoutEGL)$")
+	out, err := r.output(r.cfg.testTimeout+time.Minute, env, r.path("gl.test"), "-test.v", "-test.count", "1",
+		"-test.timeout", r.cfg.testTimeout.String(), "-test.skip", "^(TestGoldenGLFW|TestContextWithoutEGL)$")
 	fmt.Fprintf(r.log, "%s", out)
+	return parseTests(out), err
+}
+
+// parseTests reads the verdicts of go test -v.
+func parseTests(out []byte) testResults {
+	var res testResults
 	for _, line := range strings.Split(string(out), "\n") {
-		switch {
-		case strings.HasPrefix(line, "--- PASS"):
-			passed++
-		case strings.HasPrefix(line, "--- FAIL"):
-			failed++
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "--- PASS: ") {
+			res.passed++
+		} else if name, ok := strings.CutPrefix(line, "--- FAIL: "); ok {
+			name, _, _ = strings.Cut(name, " (")
+			res.failed = append(res.failed, name)
 		}
 	}
-	return passed, failed, err
+	return res
 }
 
 // model writes (once) the benchmark model of a file type.
@@ -182,7 +207,7 @@ func (r *runner) model(typ string) (string, error) {
 	if r.cfg.layers > 0 {
 		args = append(args, "--layers", fmt.Sprint(r.cfg.layers))
 	}
-	out, err := r.output(r.env, r.path("llamadesk"), args...)
+	out, err := r.output(r.cfg.timeout, r.env, r.path("llamadesk"), args...)
 	fmt.Fprintf(r.log, "%s", out)
 	if err != nil {
 		return "", err
@@ -195,7 +220,7 @@ type rates struct{ pp, tg float64 }
 
 // benchOurs runs llamadesk bench on the GPU.
 func (r *runner) benchOurs(model string) (rates, error) {
-	out, err := r.output(r.env, r.path("llamadesk"), "bench", "--model", model, "--backend", "gl", "--gpu-layers", "-1",
+	out, err := r.output(r.cfg.timeout, r.env, r.path("llamadesk"), "bench", "--model", model, "--backend", "gl", "--gpu-layers", "-1",
 		"-p", fmt.Sprint(r.cfg.prompt), "-n", fmt.Sprint(r.cfg.gen), "-r", "1", "--json")
 	if err != nil {
 		return rates{}, err
@@ -232,7 +257,7 @@ func (r *runner) benchLlama(model string) (rates, error) {
 	if vk != "" {
 		env = append(env, "LD_LIBRARY_PATH="+vk)
 	}
-	out, err := r.output(env, r.path("vulkan", "llama-bench"), "-m", model, "-ngl", "99",
+	out, err := r.output(r.cfg.timeout, env, r.path("vulkan", "llama-bench"), "-m", model, "-ngl", "99",
 		"-p", fmt.Sprint(r.cfg.prompt), "-n", fmt.Sprint(r.cfg.gen), "-r", "1", "-o", "json")
 	if err != nil {
 		return rates{}, err
@@ -289,7 +314,7 @@ func (s series) String() string {
 
 // result is a model's benchmark.
 type result struct {
-	model            string
+	model, typ       string
 	ourPP, ourTG     series
 	llamaPP, llamaTG series
 }
@@ -306,7 +331,7 @@ func table(w io.Writer, card string, d device, c config, results []result) {
 			ours, llama series
 		}{{fmt.Sprintf("pp%d", c.prompt), r.ourPP, r.llamaPP}, {fmt.Sprintf("tg%d", c.gen), r.ourTG, r.llamaTG}} {
 			ratio := "–"
-			if t.llama.median() > 0 {
+			if len(t.ours) > 0 && t.llama.median() > 0 {
 				ratio = fmt.Sprintf("%.2f×", t.ours.median()/t.llama.median())
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.model, t.name, t.ours, t.llama, ratio)
@@ -325,8 +350,11 @@ func cardName(env []string) string {
 	return strings.TrimSpace(strings.Split(string(out), "\n")[0])
 }
 
-// run is the whole check; the table goes to w, the programs' output to
-// gpu-check.log in the folder.
+// run is the whole check; the table goes to w (after each round, so that
+// a run stopped from outside still leaves numbers), the programs' output
+// to the log. A failure of the GL tests or of one benchmark run does not
+// stop the rest (the machine may be lent for minutes only): the table
+// shows what ran, and run returns every failure.
 func run(c config, w io.Writer) error {
 	dir, err := filepath.Abs(c.dir)
 	if err != nil {
@@ -338,67 +366,91 @@ func run(c config, w io.Writer) error {
 			return fmt.Errorf("%s is missing: run make gpu-check-prepare first (%w)", f, err)
 		}
 	}
-	logf, err := os.Create(filepath.Join(c.dir, "gpu-check.log"))
+	if c.log == "" {
+		c.log = filepath.Join(c.dir, "gpu-check.log")
+	}
+	logf, err := os.Create(c.log)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
+	start := time.Now()
+	say := func(format string, args ...any) {
+		fmt.Fprintf(w, "[%4.0fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
 	r := &runner{cfg: c, env: environment(c.dir, os.Environ()), log: logf}
 	card := cardName(r.env)
-	fmt.Fprintf(w, "GPU: %s\n", card)
+	say("GPU: %s", card)
 	d, err := r.checkEGL()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "EGL context: %s via %s (subgroups %v)\n", d.renderer, d.platform, d.subgroups)
+	say("EGL context: %s via %s (subgroups %v)", d.renderer, d.platform, d.subgroups)
+	var failures []error
 	if !c.skipTests {
-		fmt.Fprintln(w, "GL tests on the device (golden checks included)…")
-		passed, failed, err := r.runTests()
-		fmt.Fprintf(w, "GL tests: %d passed, %d failed (gpu-check.log has the output)\n", passed, failed)
+		say("GL tests on the device (golden checks included)…")
+		res, err := r.runTests()
+		say("GL tests: %d passed, %d failed (%s has the output)", res.passed, len(res.failed), c.log)
+		for i, name := range res.failed {
+			if i == 20 {
+				fmt.Fprintf(w, "        … and %d more\n", len(res.failed)-i)
+				break
+			}
+			fmt.Fprintf(w, "        FAIL %s\n", name)
+		}
 		if err != nil {
-			return fmt.Errorf("GL tests: %w", err)
+			failures = append(failures, fmt.Errorf("GL tests: %w", err))
 		}
 	}
 	var results []result
 	models := map[string]string{}
 	for _, typ := range c.types {
-		fmt.Fprintf(w, "writing the %s %s model…\n", c.shape, typ)
+		say("writing the %s %s model…", c.shape, typ)
 		path, err := r.model(typ)
 		if err != nil {
-			return err
+			failures = append(failures, err)
+			continue
 		}
 		models[typ] = path
 		label := fmt.Sprintf("%s %s", strings.ToUpper(c.shape), typ)
 		if c.layers > 0 {
 			label += fmt.Sprintf(" (%d layers)", c.layers)
 		}
-		results = append(results, result{model: label})
+		results = append(results, result{model: label, typ: typ})
 	}
 	for round := 1; round <= c.rounds; round++ {
-		fmt.Fprintf(w, "round %d of %d…\n", round, c.rounds)
-		for i, typ := range c.types {
+		say("round %d of %d…", round, c.rounds)
+		for i := range results {
 			res := &results[i]
 			// Alternate which program goes first.
-			first, second := r.benchOurs, r.benchLlama
-			if round%2 == 0 {
-				first, second = second, first
+			ours := func() {
+				v, err := r.benchOurs(models[res.typ])
+				if err != nil {
+					failures = append(failures, fmt.Errorf("round %d: %w", round, err))
+					return
+				}
+				res.ourPP, res.ourTG = append(res.ourPP, v.pp), append(res.ourTG, v.tg)
 			}
-			a, err := first(models[typ])
-			if err != nil {
-				return err
+			llama := func() {
+				v, err := r.benchLlama(models[res.typ])
+				if err != nil {
+					failures = append(failures, fmt.Errorf("round %d: %w", round, err))
+					return
+				}
+				res.llamaPP, res.llamaTG = append(res.llamaPP, v.pp), append(res.llamaTG, v.tg)
 			}
-			b, err := second(models[typ])
-			if err != nil {
-				return err
+			if round%2 == 1 {
+				ours()
+				llama()
+			} else {
+				llama()
+				ours()
 			}
-			ours, llama := a, b
-			if round%2 == 0 {
-				ours, llama = b, a
-			}
-			res.ourPP, res.ourTG = append(res.ourPP, ours.pp), append(res.ourTG, ours.tg)
-			res.llamaPP, res.llamaTG = append(res.llamaPP, llama.pp), append(res.llamaTG, llama.tg)
 		}
+		say("after round %d of %d:", round, c.rounds)
+		done := c
+		done.rounds = round
+		table(w, card, d, done, results)
 	}
-	table(w, card, d, c, results)
-	return nil
+	return errors.Join(failures...)
 }

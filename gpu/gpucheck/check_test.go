@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParse reads the two benchmarks' JSON as the programs print it.
@@ -59,7 +63,7 @@ func TestTable(t *testing.T) {
 // environment's own vendor files are kept.
 func TestEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	libs := filepath.Join(dir, "libs", "usr", "lib", "x86_64-linux-gnu")
+	libs := filepath.Join(dir, "libs")
 	if err := os.MkdirAll(libs, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -68,5 +72,86 @@ func TestEnvironment(t *testing.T) {
 		if !slices.Contains(env, want) {
 			t.Errorf("environment %v lacks %s", env, want)
 		}
+	}
+}
+
+// TestParseTests reads go test -v's verdicts, subtests included.
+func TestParseTests(t *testing.T) {
+	out := `=== RUN   TestMatMul
+--- PASS: TestMatMul (1.20s)
+    --- PASS: TestMatMul/serial/Q4_0/n=1 (0.01s)
+=== RUN   TestGolden
+    golden.go:12: logit 3: 1.5, want 1.2
+--- FAIL: TestGolden (2.00s)
+    --- FAIL: TestGolden/tiny-q4_0/all-layers (1.00s)
+        --- FAIL: TestGolden/tiny-q4_0/all-layers/plain.txt (0.50s)
+FAIL
+`
+	res := parseTests([]byte(out))
+	want := []string{"TestGolden", "TestGolden/tiny-q4_0/all-layers", "TestGolden/tiny-q4_0/all-layers/plain.txt"}
+	if res.passed != 2 || !slices.Equal(res.failed, want) {
+		t.Errorf("parseTests = %+v, want 2 passed and %v failed", res, want)
+	}
+}
+
+// TestTimeout: a program that runs past its limit is stopped with an error
+// saying so.
+func TestTimeout(t *testing.T) {
+	r := &runner{log: io.Discard}
+	start := time.Now()
+	_, err := r.output(200*time.Millisecond, os.Environ(), "sleep", "10")
+	if err == nil || !strings.Contains(err.Error(), "stopped after 200ms") || time.Since(start) > 5*time.Second {
+		t.Errorf("sleep 10 with a limit of 200ms: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestDeviceScript runs device.sh on a bundle whose gpu-check is a shell
+// script that records its arguments: the bundle is unpacked (with xz, and
+// with Python's lzma where xz does not run), gpu-check runs with the
+// unpacked folder and the log in OUT, its output goes to OUT/table.txt, and
+// its exit status is device.sh's.
+func TestDeviceScript(t *testing.T) {
+	for _, tool := range []string{"bash", "tar", "xz"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("device.sh's test needs %s: %v", tool, err)
+		}
+	}
+	src := t.TempDir()
+	fake := "#!/bin/sh\necho \"gpu-check $*\"\nwhile [ $# -gt 0 ]; do [ \"$1\" = -log ] && echo logged >\"$2\"; shift; done\nexit 3\n"
+	if err := os.WriteFile(filepath.Join(src, "gpu-check"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle.tar.xz")
+	if out, err := exec.Command("tar", "-C", src, "-cJf", bundle, "gpu-check").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	// First on the PATH, an xz that does not run.
+	noXZ := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noXZ, "xz"), []byte("#!/bin/sh\nexit 127\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, path string }{
+		{"xz", os.Getenv("PATH")},
+		{"lzma", noXZ + string(os.PathListSeparator) + os.Getenv("PATH")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := exec.LookPath("python3"); err != nil && c.name == "lzma" {
+				t.Skipf("no python3 for the fallback: %v", err)
+			}
+			dir, out := filepath.Join(t.TempDir(), "unpacked"), t.TempDir()
+			cmd := exec.Command("./device.sh", bundle, "-rounds", "1")
+			cmd.Env = append(os.Environ(), "PATH="+c.path, "OUT="+out, "GPU_CHECK_DIR="+dir)
+			stdout, err := cmd.Output()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 3 {
+				t.Errorf("device.sh: %v, want exit status 3", err)
+			}
+			want := "gpu-check -dir " + dir + " -log " + filepath.Join(out, "gpu-check.log") + " -rounds 1\n"
+			table, _ := os.ReadFile(filepath.Join(out, "table.txt"))
+			logged, _ := os.ReadFile(filepath.Join(out, "gpu-check.log"))
+			if string(stdout) != want || string(table) != want || string(logged) != "logged\n" {
+				t.Errorf("output %q, table.txt %q, log %q; want %q and the log", stdout, table, logged, want)
+			}
+		})
 	}
 }
