@@ -56,7 +56,8 @@ func TestGolden(t *testing.T) {
 						}
 						from = f
 					}
-					st, err := model.NewState(1024)
+					// The references used a float32 KV cache (NewState now defaults to f16).
+					st, err := model.NewStateWith(engine.StateOptions{Context: 1024, KVType: engine.KVF32})
 					if err != nil {
 						tb.Fatal(err)
 					}
