@@ -31,6 +31,22 @@ func badRequest(param, format string, args ...any) *requestError {
 	return &requestError{status: http.StatusBadRequest, message: fmt.Sprintf(format, args...), param: param}
 }
 
+// internalError returns a 500 error saying err.
+func internalError(err error) *requestError {
+	return &requestError{status: http.StatusInternalServerError, message: err.Error()}
+}
+
+// decodeRequest reads the request's body into v as decodeJSON does, with
+// the server's limits; on a problem it answers with the error and returns
+// false.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, v); rerr != nil {
+		s.writeError(w, r, rerr)
+		return false
+	}
+	return true
+}
+
 // decodeJSON reads a request body of at most limit bytes into v: one JSON
 // object, with no field v does not know and every value of the right type.
 // Each problem is a 400 (413 for a body over the limit) that says what is
