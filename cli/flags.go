@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
@@ -145,3 +146,18 @@ func readInput(env *Env, path string, limit int64) ([]byte, error) {
 	return inputfile.ReadFile(path, limit)
 }
 
+// readKeyFile reads the API key in the file named by a flag (none when
+// path is ""), printing app.ReadKeyFile's warning about the file, if any.
+func readKeyFile(env *Env, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	key, warning, err := app.ReadKeyFile(path)
+	if err != nil {
+		return "", err
+	}
+	if warning != "" {
+		fmt.Fprintln(env.Stderr, "Warning:", warning)
+	}
+	return key, nil
+}

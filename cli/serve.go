@@ -63,16 +63,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageError("--kv-type: %v", err)
 	}
-	var key string
-	if *keyFile != "" {
-		k, warning, err := app.ReadKeyFile(*keyFile)
-		if err != nil {
-			return err
-		}
-		if warning != "" {
-			fmt.Fprintln(env.Stderr, "Warning:", warning)
-		}
-		key = k
+	key, err := readKeyFile(env, *keyFile)
+	if err != nil {
+		return err
 	}
 	a, err := app.Open(env.Getenv)
 	if err != nil {
