@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"text/tabwriter"
 
 	"github.com/llamadesk/llamadesk/app"
 	"github.com/llamadesk/llamadesk/history"
-	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 var personaOrder = []string{"add", "list", "rm", "export", "import", "restore"}
@@ -128,18 +126,15 @@ func runPersonaExport(ctx context.Context, env *Env, args []string) error {
 		return usageError("--out is required")
 	}
 	return withHistory(env, func(_ *app.App, s *history.Store) error {
-		data, err := s.ExportPersonas(ctx, names...)
-		if err != nil {
-			return err
-		}
 		if *out == "-" {
-			_, err := env.Stdout.Write(data)
+			data, err := s.ExportPersonas(ctx, names...)
+			if err != nil {
+				return err
+			}
+			_, err = env.Stdout.Write(data)
 			return err
 		}
-		if err := atomicfile.WriteOutput(*out, func(w io.Writer) error {
-			_, err := w.Write(data)
-			return err
-		}); err != nil {
+		if err := s.ExportPersonasFile(ctx, *out, names...); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "wrote %s\n", *out)

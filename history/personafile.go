@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/llamadesk/llamadesk/assets"
+	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 // The persona file (personas.json): its format, parsing, the built-in set,
@@ -134,6 +135,24 @@ func (s *Store) ExportPersonas(ctx context.Context, names ...string) ([]byte, er
 		ps = append(ps, p)
 	}
 	return MarshalPersonas(ps)
+}
+
+// ExportPersonasFile writes ExportPersonas' file to path as ExportFile
+// writes a conversation: a regular file appears complete or not at all
+// (through a symbolic link, its target), keeps its permissions when it
+// existed, and is created with 0666 less the umask otherwise; a device or
+// a named pipe is written in place (see atomicfile.WriteOutput).
+func (s *Store) ExportPersonasFile(ctx context.Context, path string, names ...string) error {
+	data, err := s.ExportPersonas(ctx, names...)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteOutput(path, func(w io.Writer) error {
+		if _, err := w.Write(data); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 // ImportPersonas adds the personas of a persona file, all or none. A name
