@@ -25,6 +25,7 @@ type BusyError struct {
 	Same bool
 }
 
+// Error says where the reply is being written and what to do.
 func (e *BusyError) Error() string {
 	if e.Same {
 		return "a reply is being written in this conversation: wait for it to finish, or stop it"

@@ -291,6 +291,7 @@ func checkMaxTokens(n int) error {
 // float32Flag is a flag.Value for a float32.
 type float32Flag struct{ p *float32 }
 
+// String implements flag.Value.
 func (f float32Flag) String() string {
 	if f.p == nil {
 		return "0"
@@ -298,6 +299,7 @@ func (f float32Flag) String() string {
 	return fmt.Sprint(*f.p)
 }
 
+// Set implements flag.Value.
 func (f float32Flag) Set(s string) error {
 	var v float64
 	if _, err := fmt.Sscan(s, &v); err != nil {

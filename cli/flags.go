@@ -48,6 +48,7 @@ func runSubcommand(ctx context.Context, env *Env, name string, subs map[string]s
 // optionalFloat is a flag.Value that records whether it was given.
 type optionalFloat struct{ p **float64 }
 
+// String implements flag.Value ("" when not given).
 func (f optionalFloat) String() string {
 	if f.p == nil || *f.p == nil {
 		return ""
@@ -55,6 +56,7 @@ func (f optionalFloat) String() string {
 	return strconv.FormatFloat(**f.p, 'g', -1, 64)
 }
 
+// Set implements flag.Value.
 func (f optionalFloat) Set(s string) error {
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -67,6 +69,7 @@ func (f optionalFloat) Set(s string) error {
 // optionalInt is a flag.Value that records whether it was given.
 type optionalInt struct{ p **int }
 
+// String implements flag.Value ("" when not given).
 func (f optionalInt) String() string {
 	if f.p == nil || *f.p == nil {
 		return ""
@@ -74,6 +77,7 @@ func (f optionalInt) String() string {
 	return strconv.Itoa(**f.p)
 }
 
+// Set implements flag.Value.
 func (f optionalInt) Set(s string) error {
 	v, err := strconv.Atoi(s)
 	if err != nil {
@@ -86,6 +90,7 @@ func (f optionalInt) Set(s string) error {
 // optionalInt64 is a flag.Value that records whether it was given.
 type optionalInt64 struct{ p **int64 }
 
+// String implements flag.Value ("" when not given).
 func (f optionalInt64) String() string {
 	if f.p == nil || *f.p == nil {
 		return ""
@@ -93,6 +98,7 @@ func (f optionalInt64) String() string {
 	return strconv.FormatInt(**f.p, 10)
 }
 
+// Set implements flag.Value.
 func (f optionalInt64) Set(s string) error {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
@@ -105,6 +111,7 @@ func (f optionalInt64) Set(s string) error {
 // stringList is a repeatable string flag.
 type stringList struct{ p *[]string }
 
+// String implements flag.Value.
 func (f stringList) String() string {
 	if f.p == nil {
 		return ""
@@ -112,6 +119,7 @@ func (f stringList) String() string {
 	return strings.Join(*f.p, ", ")
 }
 
+// Set implements flag.Value: each use adds a string.
 func (f stringList) Set(s string) error {
 	*f.p = append(*f.p, s)
 	return nil

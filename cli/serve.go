@@ -16,7 +16,10 @@ import (
 // stringsFlag collects a repeatable string flag.
 type stringsFlag []string
 
-func (s *stringsFlag) String() string     { return fmt.Sprint(*s) }
+// String implements flag.Value.
+func (s *stringsFlag) String() string { return fmt.Sprint(*s) }
+
+// Set implements flag.Value: each use adds a string.
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 // runServe implements `llamadesk serve`: the OpenAI- and Ollama-compatible

@@ -24,6 +24,7 @@ type requestError struct {
 	code    string
 }
 
+// Error is the message for the client.
 func (e *requestError) Error() string { return e.message }
 
 // badRequest returns a 400 error about param.
@@ -163,6 +164,7 @@ type fieldError struct {
 	field, msg string
 }
 
+// Error names the field and the problem.
 func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %s", e.field, e.msg) }
 
 // stringList is a JSON string, an array of strings, or null (OpenAI's and

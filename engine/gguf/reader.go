@@ -34,6 +34,7 @@ type loc struct {
 	i      int
 }
 
+// String formats the place, with its key and index where the format has them.
 func (l loc) String() string {
 	q, d := strings.Contains(l.format, "%q"), strings.Contains(l.format, "%d")
 	switch {
