@@ -4,12 +4,10 @@ package app
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/internal/testenv"
@@ -102,31 +100,11 @@ func TestPersonasExportFileDestinations(t *testing.T) {
 		}
 	})
 	t.Run("fifo", func(t *testing.T) {
-		fifo := filepath.Join(dir, "pipe")
-		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-			t.Skipf("mkfifo: %v", err)
-		}
-		got := make(chan []byte, 1)
-		go func() {
-			f, err := os.Open(fifo)
-			if err != nil {
-				got <- nil
-				return
-			}
-			defer f.Close()
-			data, _ := io.ReadAll(f)
-			got <- data
-		}()
+		fifo, read := testenv.FIFO(t)
 		if err := ps.ExportFile(ctx, fifo); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case data := <-got:
-			holdsAll(t, data)
-		case <-time.After(10 * time.Second):
-			os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0) // release the reader
-			t.Fatal("nothing was written into the pipe")
-		}
+		holdsAll(t, read())
 		if fi, _ := os.Lstat(fifo); fi.Mode()&os.ModeNamedPipe == 0 {
 			t.Fatal("the pipe was replaced by a file")
 		}
