@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"github.com/ncruces/zenity"
 
@@ -48,21 +47,7 @@ func TestPersonasExportWritesFile(t *testing.T) {
 			t.Fatal("no Export… button on the personas page")
 		}
 		test.Tap(export)
-		d := tw.lastFileDialog
-		if d == nil {
-			t.Fatal("Export… opened no save dialog")
-		}
-		lister, err := storage.ListerForURI(storage.NewFileURI(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.SetLocation(lister)
-		d.SetFileName("personas.json")
-		save := findButton(tw.win.Canvas().Overlays().Top(), "Save")
-		if save == nil {
-			t.Fatal("no Save button in the dialog")
-		}
-		test.Tap(save)
+		tw.saveInFileDialog(t, "Export…", dir, "personas.json")
 	})
 	tw.settle()
 
