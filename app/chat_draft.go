@@ -76,6 +76,7 @@ var ErrTooLong = errors.New("the message does not fit the context")
 // saved. Check holds the numbers and the choices.
 type TooLongError struct{ Check DraftCheck }
 
+// Error is the check's reason, in words.
 func (e *TooLongError) Error() string { return e.Check.Reason }
 
 // Unwrap lets errors.Is match ErrTooLong and chat.ErrContextFull.

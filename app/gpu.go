@@ -74,7 +74,7 @@ func openGPU(api string, opts LoadOptions) (gpuBackend, gpuDevice, error) {
 		info := b.Info()
 		return b, gpuDevice{summary: info.Summary(), free: info.WorkingSet}, nil
 	}
-	b, err := gl.New(gl.Options{MemoryLimit: opts.GPUMemoryLimit, MainThread: opts.MainThread})
+	b, err := gl.New(gl.Options{Options: compute.Options{MemoryLimit: opts.GPUMemoryLimit}, MainThread: opts.MainThread})
 	if err != nil {
 		return nil, gpuDevice{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/llamadesk/llamadesk/history"
-	"github.com/llamadesk/llamadesk/internal/atomicfile"
 )
 
 // maxPersonaFile bounds a persona file read for import.
@@ -99,17 +98,16 @@ func (p *Personas) ImportFile(ctx context.Context, path string, replace bool) ([
 }
 
 // ExportFile writes the named personas (every one when none is named) to a
-// persona file at path.
+// persona file at path, which is treated as the command line's exports
+// treat theirs (history.Store.ExportPersonasFile): a device or a named pipe
+// is written into, a symbolic link followed, and a new file gets 0666 less
+// the umask.
 func (p *Personas) ExportFile(ctx context.Context, path string, names ...string) error {
 	store, err := p.store()
 	if err != nil {
 		return err
 	}
-	data, err := store.ExportPersonas(ctx, names...)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, data, 0o644)
+	return store.ExportPersonasFile(ctx, path, names...)
 }
 
 // readLimited reads a file of at most max bytes.

@@ -259,22 +259,24 @@ func (r *Remotes) key(name string) (string, error) {
 	return key, err
 }
 
-// client returns the client that talks to a remote.
-func (r *Remotes) client(rm Remote) (*remoteClient, error) {
+// client returns the remote server called name and the client that talks
+// to it.
+func (r *Remotes) client(name string) (Remote, *remoteClient, error) {
+	rm, err := r.Get(name)
+	if err != nil {
+		return rm, nil, err
+	}
 	key, err := r.key(rm.Name)
 	if err != nil {
-		return nil, err
+		return rm, nil, err
 	}
-	return newRemoteClient(rm, key, r.Client)
+	c, err := newRemoteClient(rm, key, r.Client)
+	return rm, c, err
 }
 
 // Models lists the models a remote server offers (its /v1/models).
 func (r *Remotes) Models(ctx context.Context, name string) ([]string, error) {
-	rm, err := r.Get(name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := r.client(rm)
+	_, c, err := r.client(name)
 	if err != nil {
 		return nil, err
 	}
@@ -326,11 +328,7 @@ func (r *Remotes) Responder(ref string) (*RemoteResponder, error) {
 	if !ok {
 		return nil, fmt.Errorf("%q is not a remote model: want remote:NAME/MODEL", ref)
 	}
-	rm, err := r.Get(name)
-	if err != nil {
-		return nil, err
-	}
-	c, err := r.client(rm)
+	rm, c, err := r.client(name)
 	if err != nil {
 		return nil, err
 	}

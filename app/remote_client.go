@@ -97,6 +97,7 @@ type RemoteError struct {
 	hint    string
 }
 
+// Error gives the status, the server's message and a hint when there is one.
 func (e *RemoteError) Error() string {
 	msg := fmt.Sprintf("remote %s answered %d %s", e.Remote, e.Status, http.StatusText(e.Status))
 	if e.Message != "" {

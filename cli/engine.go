@@ -291,6 +291,7 @@ func checkMaxTokens(n int) error {
 // float32Flag is a flag.Value for a float32.
 type float32Flag struct{ p *float32 }
 
+// String implements flag.Value.
 func (f float32Flag) String() string {
 	if f.p == nil {
 		return "0"
@@ -298,6 +299,7 @@ func (f float32Flag) String() string {
 	return fmt.Sprint(*f.p)
 }
 
+// Set implements flag.Value.
 func (f float32Flag) Set(s string) error {
 	var v float64
 	if _, err := fmt.Sscan(s, &v); err != nil {
@@ -367,40 +369,26 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, info)
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "file:           %s (%s)\n", terminalSafe(info.Path), humanBytes(info.FileBytes))
+	fmt.Fprintf(w, "file:           %s (%s)\n", terminalSafe(info.Path), engine.FormatBytes(info.FileBytes))
 	fmt.Fprintf(w, "name:           %s\n", terminalSafe(info.Name))
 	fmt.Fprintf(w, "architecture:   %s\n", terminalSafe(info.Architecture))
 	fmt.Fprintf(w, "parameters:     %s (%d)\n", humanCount(info.Parameters), info.Parameters)
 	fmt.Fprintf(w, "quantization:   %s\n", terminalSafe(info.Quantization))
 	for _, q := range info.TensorTypes {
-		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, humanBytes(q.Bytes))
+		fmt.Fprintf(w, "  %-6s %4d tensors  %12d parameters  %s\n", q.Type, q.Tensors, q.Parameters, engine.FormatBytes(q.Bytes))
 	}
 	fmt.Fprintf(w, "context length: %d\n", info.ContextLength)
 	fmt.Fprintf(w, "shape:          %d layers, embedding %d, %d heads (%d KV heads), feed-forward %d, vocabulary %d\n",
 		info.Layers, info.Embedding, info.Heads, info.KVHeads, info.FeedForward, info.Vocabulary)
 	m := info.Memory
 	fmt.Fprintf(w, "memory:         %s at %d tokens with an %s KV cache (weights %s, KV cache %s, buffers %s, logits %s)\n",
-		humanBytes(info.MemoryTotal), info.MemoryContext, info.MemoryKVType, humanBytes(m.Weights), humanBytes(m.KV),
-		humanBytes(m.Buffers), humanBytes(m.Logits))
+		engine.FormatBytes(info.MemoryTotal), info.MemoryContext, info.MemoryKVType, engine.FormatBytes(m.Weights), engine.FormatBytes(m.KV),
+		engine.FormatBytes(m.Buffers), engine.FormatBytes(m.Logits))
 	fmt.Fprintf(w, "chat format:    %s\n", terminalSafe(info.ChatFormat))
 	if info.ChatTemplate != "" {
 		fmt.Fprintf(w, "chat template:  %s\n", oneLine(info.ChatTemplate, 100))
 	}
 	return nil
-}
-
-// humanBytes formats a byte count with a binary unit.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // humanCount formats a parameter count as 6.74B, 512.0M...

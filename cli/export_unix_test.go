@@ -4,13 +4,11 @@ package cli
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
@@ -33,30 +31,10 @@ func TestExportDestinations(t *testing.T) {
 		}
 	})
 	t.Run("fifo", func(t *testing.T) {
-		fifo := filepath.Join(dir, "pipe")
-		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-			t.Skipf("mkfifo: %v", err)
-		}
-		got := make(chan string, 1)
-		go func() {
-			f, err := os.Open(fifo)
-			if err != nil {
-				got <- err.Error()
-				return
-			}
-			defer f.Close()
-			data, _ := io.ReadAll(f)
-			got <- string(data)
-		}()
+		fifo, read := testenv.FIFO(t)
 		h.ok(t, "export", "--conversation", ids[0], "--format", "txt", "--out", fifo)
-		select {
-		case data := <-got:
-			if !strings.Contains(data, "Tell me of the sea") {
-				t.Fatalf("the pipe's reader got %q", data)
-			}
-		case <-time.After(10 * time.Second):
-			os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0) // release the reader
-			t.Fatal("nothing was written into the pipe")
+		if data := read(); !strings.Contains(string(data), "Tell me of the sea") {
+			t.Fatalf("the pipe's reader got %q", data)
 		}
 		if fi, _ := os.Lstat(fifo); fi.Mode()&os.ModeNamedPipe == 0 {
 			t.Fatal("the pipe was replaced by a file")

@@ -47,16 +47,9 @@ func runRemoteAdd(ctx context.Context, env *Env, args []string) error {
 	if len(rest) != 1 || *rawURL == "" {
 		return usageError("usage: llamadesk remote add NAME --url URL [--api-key-file F]")
 	}
-	var key string
-	if *keyFile != "" {
-		k, warning, err := app.ReadKeyFile(*keyFile)
-		if err != nil {
-			return err
-		}
-		if warning != "" {
-			fmt.Fprintln(env.Stderr, "Warning:", warning)
-		}
-		key = k
+	key, err := readKeyFile(env, *keyFile)
+	if err != nil {
+		return err
 	}
 	a, err := app.Open(env.Getenv)
 	if err != nil {

@@ -16,7 +16,10 @@ import (
 // stringsFlag collects a repeatable string flag.
 type stringsFlag []string
 
-func (s *stringsFlag) String() string     { return fmt.Sprint(*s) }
+// String implements flag.Value.
+func (s *stringsFlag) String() string { return fmt.Sprint(*s) }
+
+// Set implements flag.Value: each use adds a string.
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 // runServe implements `llamadesk serve`: the OpenAI- and Ollama-compatible
@@ -63,16 +66,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return usageError("--kv-type: %v", err)
 	}
-	var key string
-	if *keyFile != "" {
-		k, warning, err := app.ReadKeyFile(*keyFile)
-		if err != nil {
-			return err
-		}
-		if warning != "" {
-			fmt.Fprintln(env.Stderr, "Warning:", warning)
-		}
-		key = k
+	key, err := readKeyFile(env, *keyFile)
+	if err != nil {
+		return err
 	}
 	a, err := app.Open(env.Getenv)
 	if err != nil {

@@ -335,6 +335,7 @@ func collectCheck(rows *sql.Rows) ([]string, error) {
 // checkError carries what PRAGMA quick_check found.
 type checkError struct{ problems []string }
 
+// Error lists the problems found.
 func (e *checkError) Error() string {
 	return "quick_check: " + strings.Join(e.problems, "; ")
 }

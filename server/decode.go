@@ -24,11 +24,28 @@ type requestError struct {
 	code    string
 }
 
+// Error is the message for the client.
 func (e *requestError) Error() string { return e.message }
 
 // badRequest returns a 400 error about param.
 func badRequest(param, format string, args ...any) *requestError {
 	return &requestError{status: http.StatusBadRequest, message: fmt.Sprintf(format, args...), param: param}
+}
+
+// internalError returns a 500 error saying err.
+func internalError(err error) *requestError {
+	return &requestError{status: http.StatusInternalServerError, message: err.Error()}
+}
+
+// decodeRequest reads the request's body into v as decodeJSON does, with
+// the server's limits; on a problem it answers with the error and returns
+// false.
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
+	if rerr := decodeJSON(w, r, s.cfg.MaxBody, s.bodyTimeout, v); rerr != nil {
+		s.writeError(w, r, rerr)
+		return false
+	}
+	return true
 }
 
 // decodeJSON reads a request body of at most limit bytes into v: one JSON
@@ -147,6 +164,7 @@ type fieldError struct {
 	field, msg string
 }
 
+// Error names the field and the problem.
 func (e *fieldError) Error() string { return fmt.Sprintf("field %q: %s", e.field, e.msg) }
 
 // stringList is a JSON string, an array of strings, or null (OpenAI's and

@@ -19,6 +19,7 @@ import (
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/sample"
 	"github.com/llamadesk/llamadesk/engine/session"
+	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/internal/testenv"
 	"github.com/llamadesk/llamadesk/models"
 )
@@ -73,6 +74,19 @@ func testConfig(t *testing.T) Config {
 type testServer struct {
 	*Server
 	URL string
+}
+
+// saveHistory makes cfg save the chats it answers (--save-history) in a
+// new history, open until the test ends, and returns that history.
+func saveHistory(t *testing.T, cfg *Config) *history.Store {
+	t.Helper()
+	store, err := history.Open(filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cfg.History = store
+	return store
 }
 
 // start runs a server for cfg on 127.0.0.1 until the test ends.

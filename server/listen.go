@@ -46,6 +46,7 @@ type limitConn struct {
 	release func()
 }
 
+// Close closes the connection and frees its slot (once).
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)

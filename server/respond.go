@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/llamadesk/llamadesk/engine/session"
@@ -125,7 +126,31 @@ func (s *Server) jobError(ctx context.Context, err error) *requestError {
 		// The client went away; nobody reads this.
 		return &requestError{status: 499, message: "the request was cancelled"}
 	}
-	return &requestError{status: http.StatusInternalServerError, message: err.Error()}
+	return internalError(err)
+}
+
+// failJob answers a failed generation: with an error status when nothing
+// was sent yet, else as a last event of the stream.
+func (s *Server) failJob(w http.ResponseWriter, r *http.Request, stream *streamWriter, err error) {
+	rerr := s.jobError(r.Context(), err)
+	if rerr.status == 499 {
+		return
+	}
+	if rerr.status >= 500 {
+		s.log.Error("generation failed", "path", r.URL.Path, "error", rerr.message)
+	}
+	if stream == nil || !stream.started {
+		if rerr.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		s.writeError(w, r, rerr)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		stream.send(map[string]string{"error": rerr.message})
+		return
+	}
+	stream.send(openAIErrorBody(rerr))
 }
 
 // replyWasCut reports whether a reply ended because the server is closing
@@ -133,3 +158,27 @@ func (s *Server) jobError(ctx context.Context, err error) *requestError {
 func (s *Server) replyWasCut(r *session.Reply) bool {
 	return r.Reason == session.StopCancelled && s.base.Err() != nil
 }
+
+// runJob runs a generation, saving it in the history when it is a
+// conversation (--save-history), and answers its failure (see failJob):
+// then it returns nil.
+func (s *Server) runJob(w http.ResponseWriter, r *http.Request, stream *streamWriter, j job) *jobResult {
+	var rec *recording
+	if j.conv != nil {
+		rec = s.recorder.start(r.Context(), j.model.Name, *j.conv)
+	}
+	res, err := s.runner.run(r.Context(), j)
+	rec.finish(res, err)
+	if err != nil {
+		s.failJob(w, r, stream, err)
+		return nil
+	}
+	if s.replyWasCut(res.reply) {
+		s.failJob(w, r, stream, s.base.Err())
+		return nil
+	}
+	return res
+}
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }

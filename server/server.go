@@ -409,6 +409,7 @@ type statusRecorder struct {
 	status int
 }
 
+// WriteHeader implements http.ResponseWriter, remembering the first status.
 func (w *statusRecorder) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -416,6 +417,7 @@ func (w *statusRecorder) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write implements http.ResponseWriter (a write without a status is a 200).
 func (w *statusRecorder) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,12 +143,7 @@ func clientFrom(ip string) *http.Client {
 
 func TestDisconnectStopsGeneration(t *testing.T) {
 	cfg := testConfig(t)
-	store, err := history.Open(filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	cfg.History = store
+	store := saveHistory(t, &cfg)
 	s := start(t, cfg)
 	hangUp := streamUntilFirstChunk(t, s.URL, 450, "")
 	begin := time.Now()
@@ -324,12 +318,7 @@ func TestIdleModelsUnload(t *testing.T) {
 
 func TestSaveHistory(t *testing.T) {
 	cfg := testConfig(t)
-	store, err := history.Open(filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	cfg.History = store
+	store := saveHistory(t, &cfg)
 	s := start(t, cfg)
 	_, body := do(t, "POST", s.URL+"/v1/chat/completions", poetRequest(chatRef, nil))
 	first := decode[chatCompletionOut](t, body).Choices[0].Message.Content

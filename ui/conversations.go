@@ -85,23 +85,32 @@ func (p *chatPage) openAt(id string, messageID int64) {
 		p.scrollToMessage(messageID)
 		return
 	}
-	p.openSeq++
-	seq := p.openSeq
-	var th history.Thread
-	p.w.background("Open the conversation", func(ctx context.Context) error {
-		var err error
-		th, err = p.w.chatService().Open(ctx, id)
-		p.parseReplies(th)
-		return err
-	}, func(err error) {
-		if err != nil || seq != p.openSeq {
-			return
-		}
+	p.loadThread("Open the conversation", id, func(th history.Thread) {
 		p.showThread(th, messageID == 0)
 		p.scrollToMessage(messageID)
 		p.bannerC.Hide()
 		p.sidebar.markCurrent()
 		p.focusInput()
+	})
+}
+
+// loadThread reads conversation id (its replies parsed) off the UI
+// goroutine and hands it to show on it, unless it could not be read (the
+// error is shown in a dialog titled what) or another conversation was
+// opened or reloaded since.
+func (p *chatPage) loadThread(what, id string, show func(history.Thread)) {
+	p.openSeq++
+	seq := p.openSeq
+	var th history.Thread
+	p.w.background(what, func(ctx context.Context) error {
+		var err error
+		th, err = p.w.chatService().Open(ctx, id)
+		p.parseReplies(th)
+		return err
+	}, func(err error) {
+		if err == nil && seq == p.openSeq {
+			show(th)
+		}
 	})
 }
 
@@ -119,16 +128,8 @@ func (p *chatPage) reloadThread() {
 		return
 	}
 	id := p.convID
-	p.openSeq++
-	seq := p.openSeq
-	var th history.Thread
-	p.w.background("Reload the conversation", func(ctx context.Context) error {
-		var err error
-		th, err = p.w.chatService().Open(ctx, id)
-		p.parseReplies(th)
-		return err
-	}, func(err error) {
-		if err == nil && seq == p.openSeq && p.convID == id {
+	p.loadThread("Reload the conversation", id, func(th history.Thread) {
+		if p.convID == id {
 			p.showThread(th, p.atBottom())
 		}
 	})

@@ -11,8 +11,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/driver/desktop"
-	"fyne.io/fyne/v2/storage"
-	"fyne.io/fyne/v2/test"
 	"github.com/ncruces/zenity"
 
 	"github.com/llamadesk/llamadesk/app"
@@ -67,21 +65,7 @@ func TestExportShortcutWritesFile(t *testing.T) {
 		}
 		// Ctrl/Cmd+E opens the save dialog (Fyne's, as no native one is installed).
 		tw.win.Canvas().(fyne.Shortcutable).TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault})
-		d := tw.lastFileDialog
-		if d == nil {
-			t.Fatal("Ctrl+E opened no save dialog")
-		}
-		lister, err := storage.ListerForURI(storage.NewFileURI(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.SetLocation(lister)
-		d.SetFileName("conversation.json")
-		save := findButton(tw.win.Canvas().Overlays().Top(), "Save")
-		if save == nil {
-			t.Fatal("no Save button in the dialog")
-		}
-		test.Tap(save)
+		tw.saveInFileDialog(t, "Ctrl+E", dir, "conversation.json")
 	})
 	tw.settle()
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -94,6 +95,28 @@ func (tw *testWindow) settle() {
 		}
 	}
 	tw.wait()
+}
+
+// saveInFileDialog saves in the Fyne save dialog that what (a shortcut, a
+// button) opened: folder dir, file name, then Save. Call it holding the
+// UI lock (tw.ui).
+func (tw *testWindow) saveInFileDialog(t *testing.T, what, dir, name string) {
+	t.Helper()
+	d := tw.lastFileDialog
+	if d == nil {
+		t.Fatalf("%s opened no save dialog", what)
+	}
+	lister, err := storage.ListerForURI(storage.NewFileURI(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.SetLocation(lister)
+	d.SetFileName(name)
+	save := findButton(tw.win.Canvas().Overlays().Top(), "Save")
+	if save == nil {
+		t.Fatal("no Save button in the dialog")
+	}
+	test.Tap(save)
 }
 
 // findButton returns the first visible button labelled text under o.

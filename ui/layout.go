@@ -12,6 +12,7 @@ type widthWatch struct {
 	onChange func(width float32)
 }
 
+// Layout implements fyne.Layout, calling onChange when the width changed.
 func (l *widthWatch) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.NewPos(0, 0))
@@ -25,6 +26,7 @@ func (l *widthWatch) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (l *widthWatch) MinSize([]fyne.CanvasObject) fyne.Size { return fyne.NewSize(200, 120) }
 
 // fixedWidth lays o out at a given width (less when the space is
@@ -34,8 +36,11 @@ func fixedWidth(o fyne.CanvasObject, width float32) fyne.CanvasObject {
 	return container.New(&minWidth{width: width}, o)
 }
 
+// minWidth is fixedWidth's layout: at least width wide, as high as the
+// objects are at that width.
 type minWidth struct{ width float32 }
 
+// Layout implements fyne.Layout.
 func (l *minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	for _, o := range objs {
 		o.Move(fyne.NewPos(0, 0))
@@ -43,6 +48,7 @@ func (l *minWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (l *minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
 	for _, o := range objs {
@@ -61,6 +67,7 @@ const maxColumn = 860
 // capWidth lays its objects out at most max wide, centred.
 type capWidth struct{ max float32 }
 
+// Layout implements fyne.Layout.
 func (l *capWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	w := min(size.Width, l.max)
 	for _, o := range objs {
@@ -69,6 +76,7 @@ func (l *capWidth) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (l *capWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
 	for _, o := range objs {
@@ -99,6 +107,7 @@ type sideLayout struct {
 	shown, overlay bool
 }
 
+// showSidebar reports whether the sidebar shows in a window total wide.
 func (l *sideLayout) showSidebar(total float32) bool {
 	switch l.choice {
 	case 1:
@@ -109,6 +118,7 @@ func (l *sideLayout) showSidebar(total float32) bool {
 	return total >= sidebarAutoWidth
 }
 
+// Layout implements fyne.Layout.
 func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	main, sep, side := objs[0], objs[1], objs[2]
 	l.shown = l.showSidebar(size.Width)
@@ -133,6 +143,7 @@ func (l *sideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	main.Resize(fyne.NewSize(size.Width-x, size.Height))
 }
 
+// MinSize implements fyne.Layout.
 func (l *sideLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	m := objs[0].MinSize()
 	return fyne.NewSize(m.Width, max(m.Height, objs[2].MinSize().Height))

@@ -205,6 +205,8 @@ func (g *gridLayout) measure(objs []fyne.CanvasObject) (widths, heights []float3
 	return widths, heights
 }
 
+// Layout implements fyne.Layout: the cells, then the shading of the
+// header row and the rule lines between rows and columns.
 func (g *gridLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	widths, heights := g.measure(objs)
 	cells := objs[g.shade+g.lines:]
@@ -245,6 +247,7 @@ func (g *gridLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (g *gridLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	widths, heights := g.measure(objs)
 	var s fyne.Size
@@ -263,6 +266,7 @@ type markerLayout struct{}
 
 func markerWidth() float32 { return theme.TextSize() * 2.2 }
 
+// Layout implements fyne.Layout.
 func (markerLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	mw := markerWidth()
 	objs[0].Move(fyne.NewPos(0, 0))
@@ -275,6 +279,7 @@ func (markerLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	objs[1].Resize(fyne.NewSize(w, objs[1].MinSize().Height))
 }
 
+// MinSize implements fyne.Layout.
 func (markerLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	m, c := objs[0].MinSize(), objs[1].MinSize()
 	return fyne.NewSize(markerWidth()+c.Width, max(m.Height, c.Height))
@@ -287,6 +292,7 @@ type indentLayout struct {
 	bar    bool
 }
 
+// Layout implements fyne.Layout.
 func (l *indentLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	w := max(size.Width-l.indent, 10)
 	c := objs[1]
@@ -300,6 +306,7 @@ func (l *indentLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	objs[0].Resize(fyne.NewSize(3, h))
 }
 
+// MinSize implements fyne.Layout.
 func (l *indentLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	c := objs[1].MinSize()
 	return fyne.NewSize(l.indent+c.Width, c.Height)
@@ -309,6 +316,7 @@ func (l *indentLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 // rich texts inside bring their own padding).
 type tightStack struct{}
 
+// Layout implements fyne.Layout.
 func (tightStack) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	y := float32(0)
 	for _, o := range objs {
@@ -322,6 +330,7 @@ func (tightStack) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (tightStack) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
 	for _, o := range objs {

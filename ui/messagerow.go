@@ -355,16 +355,21 @@ func fitWidth(o fyne.CanvasObject, w float32) float32 {
 	return h
 }
 
+// messageRowRenderer draws a messageRow, which lays itself out (layoutAt).
 type messageRowRenderer struct{ row *messageRow }
 
+// Destroy implements fyne.WidgetRenderer.
 func (m *messageRowRenderer) Destroy() {}
 
+// Layout implements fyne.WidgetRenderer.
 func (m *messageRowRenderer) Layout(size fyne.Size) { m.row.layoutAt(size.Width) }
 
+// MinSize implements fyne.WidgetRenderer: the height of the last layout.
 func (m *messageRowRenderer) MinSize() fyne.Size {
 	return fyne.NewSize(200, m.row.height)
 }
 
+// Objects implements fyne.WidgetRenderer.
 func (m *messageRowRenderer) Objects() []fyne.CanvasObject {
 	r := m.row
 	objs := make([]fyne.CanvasObject, 0, 6+len(r.body))
@@ -373,6 +378,7 @@ func (m *messageRowRenderer) Objects() []fyne.CanvasObject {
 	return append(objs, r.footer, r.notice)
 }
 
+// Refresh implements fyne.WidgetRenderer: it lays the row out again.
 func (m *messageRowRenderer) Refresh() {
 	m.row.layoutAt(m.row.Size().Width)
 	for _, o := range m.Objects() {

@@ -388,6 +388,7 @@ func displayTitle(c history.Conversation) string {
 // tightVBox stacks objects vertically without padding between them.
 type tightVBox struct{}
 
+// Layout implements fyne.Layout, centring the stack vertically.
 func (tightVBox) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	y := float32(0)
 	h := tightVBox{}.MinSize(objs).Height
@@ -402,6 +403,7 @@ func (tightVBox) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 	}
 }
 
+// MinSize implements fyne.Layout.
 func (tightVBox) MinSize(objs []fyne.CanvasObject) fyne.Size {
 	var s fyne.Size
 	for _, o := range objs {

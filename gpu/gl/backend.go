@@ -43,7 +43,7 @@ func New(opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("gl: %w", err)
 	}
 	d.stop = (*C.int32_t)(C.calloc(1, 4))
-	cb, err := compute.New(d, "gl", d.info.Renderer, opts.compute())
+	cb, err := compute.New(d, "gl", d.info.Renderer, opts.Options)
 	if err != nil {
 		return nil, err
 	}

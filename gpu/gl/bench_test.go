@@ -11,6 +11,7 @@ import (
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/quant"
 	"github.com/llamadesk/llamadesk/gpu/gl"
+	"github.com/llamadesk/llamadesk/gpu/internal/gputest"
 )
 
 // BenchmarkDispatch measures the cost of one small dependent dispatch
@@ -18,13 +19,13 @@ import (
 // decode token.
 func BenchmarkDispatch(b *testing.B) {
 	g := newBackend(b, gl.Options{})
-	x, y := must(g.Alloc(4096)), must(g.Alloc(4096))
+	x, y := gputest.Must(g.Alloc(4096)), gputest.Must(g.Alloc(4096))
 	out := make([]float32, 1)
 	for b.Loop() {
 		for range 500 {
 			g.Add(x, y, 4096)
 		}
-		mustOK(g.Read(out, x))
+		gputest.MustOK(g.Read(out, x))
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(500*b.N), "ns/dispatch")
 }
@@ -52,42 +53,15 @@ func BenchmarkMatMul(b *testing.B) {
 }
 
 func benchMatMul(b *testing.B, g engine.Backend, w engine.Weight, n, bytes int) {
-	x := upload(g, randomFloats(rand.New(rand.NewPCG(3, 4)), n*w.Cols(), 1))
-	y := must(g.Alloc(n * w.Rows()))
+	x := gputest.Upload(g, gputest.RandomFloats(rand.New(rand.NewPCG(3, 4)), n*w.Cols(), 1))
+	y := gputest.Must(g.Alloc(n * w.Rows()))
 	out := make([]float32, 1)
 	for b.Loop() {
 		g.MatMul(y, w, x, n)
-		mustOK(g.Read(out, y))
+		gputest.MustOK(g.Read(out, y))
 	}
 	if n == 1 {
 		b.SetBytes(int64(bytes))
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
-func mustOK(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
-func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
-	x := make([]float32, n)
-	for i := range x {
-		x[i] = scale * (2*rng.Float32() - 1)
-	}
-	return x
-}
-
-func upload(b engine.Backend, x []float32) engine.Buffer {
-	buf := must(b.Alloc(len(x)))
-	b.Write(buf, x)
-	return buf
 }

@@ -69,28 +69,11 @@ const (
 	KernelsSerial   = compute.KernelsSerial
 )
 
-// Options configure a backend.
+// Options configure a backend: the options of every GPU backend
+// (compute.Options: storage block cap, subgroups, kernels, activation
+// rounding, memory limit) and how the OpenGL context is made.
 type Options struct {
-	// MaxStorageBlock, when positive and below the driver's
-	// GL_MAX_SHADER_STORAGE_BLOCK_SIZE, caps the bytes bound to one shader
-	// storage block, so tests can exercise the splitting of large tensors
-	// with small ones.
-	MaxStorageBlock int64
-	// NoSubgroups makes the shaders use shared-memory reductions even where
-	// subgroup operations exist.
-	NoSubgroups bool
-	// Kernels chooses between the serial and the parallel shaders (see
-	// Kernels); the zero value picks by device.
-	Kernels Kernels
-	// FloatActivations multiplies weights by float32 activations as they
-	// are. By default activations are first rounded as ggml rounds them for
-	// each weight type (to Q8_0, Q8_K, F16 or BF16 values), so that results
-	// agree with llama.cpp and the CPU backend.
-	FloatActivations bool
-	// MemoryLimit, when positive, caps the bytes of GPU buffers the backend
-	// holds: allocations beyond it fail with ErrOutOfMemory, as on a GPU
-	// with that much memory.
-	MemoryLimit int64
+	compute.Options
 	// Context is how the context is made: "egl" (Linux: headless), "glfw"
 	// (a hidden GLFW window: WGL on Windows, GLX on Linux), or "" for
 	// LLAMADESK_GL_CONTEXT's choice, else the platform's order (Linux: EGL,
@@ -102,9 +85,4 @@ type Options struct {
 	// be called from that thread. Nil makes the window on the backend's own
 	// thread (the command line, where nothing else uses GLFW).
 	MainThread func(func())
-}
-
-func (o Options) compute() compute.Options {
-	return compute.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups, Kernels: o.Kernels,
-		FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit}
 }

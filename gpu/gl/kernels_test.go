@@ -3,8 +3,6 @@
 package gl_test
 
 import (
-	"errors"
-	"os"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/gpu/compute"
@@ -16,15 +14,7 @@ import (
 // context can be made (failing under CI=true).
 func newBackend(tb testing.TB, opts gl.Options) *gl.Backend {
 	tb.Helper()
-	b, err := gl.New(opts)
-	if errors.Is(err, gl.ErrUnavailable) && os.Getenv("CI") != "true" {
-		tb.Skipf("no OpenGL 4.3 compute context: %v", err)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { b.Close() })
-	return b
+	return gputest.OpenOrSkip(tb, gl.ErrUnavailable, "no OpenGL 4.3 compute context", func() (*gl.Backend, error) { return gl.New(opts) })
 }
 
 // suite is the GPU test suite on OpenGL, with the context
@@ -34,8 +24,7 @@ var suite = suiteWith("")
 // suiteWith is the GPU test suite on OpenGL contexts of a kind.
 func suiteWith(context string) gputest.Suite {
 	return gputest.Suite{Open: func(tb testing.TB, o compute.Options) gputest.Backend {
-		return newBackend(tb, gl.Options{MaxStorageBlock: o.MaxStorageBlock, NoSubgroups: o.NoSubgroups,
-			Kernels: o.Kernels, FloatActivations: o.FloatActivations, MemoryLimit: o.MemoryLimit, Context: context})
+		return newBackend(tb, gl.Options{Options: o, Context: context})
 	}}
 }
 

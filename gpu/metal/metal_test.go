@@ -3,8 +3,6 @@
 package metal_test
 
 import (
-	"errors"
-	"os"
 	"testing"
 
 	"github.com/llamadesk/llamadesk/gpu/compute"
@@ -18,15 +16,7 @@ import (
 
 func newBackend(tb testing.TB, opts metal.Options) *metal.Backend {
 	tb.Helper()
-	b, err := metal.New(opts)
-	if errors.Is(err, metal.ErrUnavailable) && os.Getenv("CI") != "true" {
-		tb.Skipf("no Metal device: %v", err)
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { b.Close() })
-	return b
+	return gputest.OpenOrSkip(tb, metal.ErrUnavailable, "no Metal device", func() (*metal.Backend, error) { return metal.New(opts) })
 }
 
 // suite is the GPU test suite on Metal, which has only the parallel kernels.

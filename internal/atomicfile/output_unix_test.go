@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
@@ -126,31 +125,12 @@ func TestWriteOutputDestinations(t *testing.T) {
 }
 
 func TestWriteOutputFIFO(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "pipe")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		f, err := os.Open(fifo)
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer f.Close()
-		data, _ := io.ReadAll(f)
-		got <- data
-	}()
+	fifo, read := testenv.FIFO(t)
 	if err := WriteOutput(fifo, writeString("through the pipe")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case data := <-got:
-		if !bytes.Equal(data, []byte("through the pipe")) {
-			t.Fatalf("reader got %q", data)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing was written into the pipe")
+	if data := read(); !bytes.Equal(data, []byte("through the pipe")) {
+		t.Fatalf("reader got %q", data)
 	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Fatalf("the pipe was replaced: %v %v", fi, err)

@@ -4,12 +4,5 @@ package filelock
 
 import "os"
 
-// TryLock opens path without locking: this platform has no advisory locks,
-// so every lock looks free.
-func TryLock(path string, create bool) (*os.File, error) {
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
-	return os.OpenFile(path, flag, 0o600)
-}
+// lock does nothing: this platform has no advisory locks.
+func lock(*os.File) error { return nil }

@@ -3,9 +3,11 @@
 package testenv
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,4 +41,50 @@ func device(tb testing.TB, name string, major, minor uint32) string {
 		tb.Skipf("mknod %s: %v", path, err)
 	}
 	return path
+}
+
+// FIFO makes a named pipe in a temporary folder and starts reading it on
+// its own goroutine, so that a writer's open does not wait. read returns
+// what was written into the pipe once the writer closed it; it fails the
+// test when the pipe cannot be read or nothing arrives within 10 seconds.
+// The test is skipped where named pipes cannot be made.
+func FIFO(tb testing.TB) (path string, read func() []byte) {
+	tb.Helper()
+	path = filepath.Join(tb.TempDir(), "pipe")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		tb.Skipf("mkfifo: %v", err)
+	}
+	type result struct {
+		data []byte
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer f.Close()
+		data, err := io.ReadAll(f)
+		got <- result{data, err}
+	}()
+	read = func() []byte {
+		tb.Helper()
+		select {
+		case r := <-got:
+			if r.err != nil {
+				tb.Fatalf("read the pipe: %v", r.err)
+			}
+			return r.data
+		case <-time.After(10 * time.Second):
+			// Release the reader, which waits for a writer.
+			if f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			tb.Fatal("nothing was written into the pipe")
+			return nil
+		}
+	}
+	return path, read
 }

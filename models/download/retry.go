@@ -19,7 +19,10 @@ var errStalled = errors.New("stalled: no data received")
 // size, a write error).
 type permanentError struct{ err error }
 
+// Error is the wrapped error's message.
 func (e *permanentError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e *permanentError) Unwrap() error { return e.err }
 
 // permanent wraps err so that the retry loop gives up at once.
@@ -42,6 +45,7 @@ type statusError struct {
 	RetryAfter time.Duration // from a Retry-After header; 0 when absent
 }
 
+// Error gives the request and status, with a hint for 401, 403 and 404.
 func (e *statusError) Error() string {
 	msg := fmt.Sprintf("GET %s: HTTP %d %s", e.URL, e.Code, http.StatusText(e.Code))
 	switch e.Code {

@@ -1,7 +1,6 @@
 package gputest
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -70,14 +69,14 @@ func (s Suite) MatMul(t *testing.T) {
 			}
 			for _, n := range []int{1, 5, 70} {
 				t.Run(fmt.Sprintf("%s/%s/n=%d", cfg.name, typ, n), func(t *testing.T) {
-					x := randomFloats(rng, n*cols, 1)
-					xb := upload(g, x)
-					gy := must(g.Alloc(n * rows))
+					x := RandomFloats(rng, n*cols, 1)
+					xb := Upload(g, x)
+					gy := Must(g.Alloc(n * rows))
 					g.MatMul(gy, gw, xb, n)
 					got := download(g, gy, n*rows)
 					for _, tok := range []int{0, n / 2, n - 1} {
-						one := must(g.Alloc(rows))
-						g.MatMul(one, gw, upload(g, x[tok*cols:(tok+1)*cols]), 1)
+						one := Must(g.Alloc(rows))
+						g.MatMul(one, gw, Upload(g, x[tok*cols:(tok+1)*cols]), 1)
 						for i, v := range download(g, one, rows) {
 							if v != got[tok*rows+i] {
 								t.Fatalf("token %d row %d: %g in a batch of %d, %g alone", tok, i, got[tok*rows+i], n, v)
@@ -85,8 +84,8 @@ func (s Suite) MatMul(t *testing.T) {
 						}
 					}
 					if !cfg.opts.FloatActivations {
-						cy := must(c.Alloc(n * rows))
-						c.MatMul(cy, cw, upload(c, x), n)
+						cy := Must(c.Alloc(n * rows))
+						c.MatMul(cy, cw, Upload(c, x), n)
 						abs := 1e-4
 						if typ == gguf.TypeQ4_1 || typ == gguf.TypeQ5_1 {
 							// Q8_1 also keeps fp16(d·Σq) per block for the
@@ -123,7 +122,7 @@ func (s Suite) ActivationRounding(t *testing.T) {
 	g := s.open(t, compute.Options{})
 	const n = 512
 	rng := rand.New(rand.NewPCG(11, 12))
-	x := randomFloats(rng, 3*n, 1)
+	x := RandomFloats(rng, 3*n, 1)
 	for i := range x {
 		x[i] *= float32(math.Pow(10, float64(i%7-3))) // mixed magnitudes
 	}
@@ -140,8 +139,8 @@ func (s Suite) ActivationRounding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			y := must(g.Alloc(3 * n))
-			g.MatMul(y, w, upload(g, x), 3)
+			y := Must(g.Alloc(3 * n))
+			g.MatMul(y, w, Upload(g, x), 3)
 			got := download(g, y, 3*n)
 			q := make([]byte, c.act.RowBytes(n))
 			want := make([]float32, n)
@@ -223,21 +222,21 @@ func testRMSNorm(t *testing.T, g Backend) {
 	c := newCPU(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n, dim = 3, 300
-	wf := randomFloats(rng, dim, 2)
+	wf := RandomFloats(rng, dim, 2)
 	wdata := make([]byte, 4*dim)
 	for i, v := range wf {
 		bits := math.Float32bits(v)
 		wdata[4*i], wdata[4*i+1], wdata[4*i+2], wdata[4*i+3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
 	}
-	x := randomFloats(rng, n*dim, 3)
+	x := RandomFloats(rng, n*dim, 3)
 	results := map[string][]float32{}
 	for _, b := range []engine.Backend{g, c} {
 		w, err := b.LoadWeight("norm", gguf.TypeF32, 1, dim, wdata)
 		if err != nil {
 			t.Fatal(err)
 		}
-		src := upload(b, x)
-		dst := must(b.Alloc(n * dim))
+		src := Upload(b, x)
+		dst := Must(b.Alloc(n * dim))
 		b.RMSNorm(dst, src, w, n, 1e-5)
 		results[b.Name()] = download(b, dst, n*dim)
 		b.RMSNorm(src, src, w, n, 1e-5)
@@ -259,8 +258,8 @@ func (s Suite) RoPE(t *testing.T) {
 		{Tokens: 1, StartPos: 700, Heads: 8, HeadDim: 32, Dims: 32, Base: 10000, Scale: 1},
 	}
 	for i, p := range cases {
-		x := randomFloats(rng, p.Tokens*p.Heads*p.HeadDim, 2)
-		gb, cb := upload(g, x), upload(c, x)
+		x := RandomFloats(rng, p.Tokens*p.Heads*p.HeadDim, 2)
+		gb, cb := Upload(g, x), Upload(c, x)
 		g.RoPE(gb, p)
 		c.RoPE(cb, p)
 		closeTo(t, fmt.Sprintf("rope case %d", i), download(g, gb, len(x)), download(c, cb, len(x)), 1e-6, 1e-5)
@@ -298,21 +297,21 @@ func testAttention(t *testing.T, g Backend, kvType engine.KVType) {
 		pos := 0
 		for _, tokens := range []int{70, 1, 3, 100} {
 			p := engine.AttentionParams{Tokens: tokens, StartPos: pos, Heads: shape.heads, KVHeads: shape.kvHeads, HeadDim: shape.headDim}
-			q := randomFloats(rng, tokens*qDim, 2)
-			k := randomFloats(rng, tokens*kvDim, 2)
-			v := randomFloats(rng, tokens*kvDim, 1)
+			q := RandomFloats(rng, tokens*qDim, 2)
+			k := RandomFloats(rng, tokens*kvDim, 2)
+			v := RandomFloats(rng, tokens*kvDim, 1)
 			for i := range k {
 				k[i] *= float32(1 + i%7) // blocks of different scales
 			}
 			var outs [2][]float32
 			for i, b := range []engine.Backend{g, c} {
 				cache := map[int]engine.KVCache{0: gc, 1: cc}[i]
-				out := must(b.Alloc(tokens * qDim))
+				out := Must(b.Alloc(tokens * qDim))
 				kb, vb := k, v
 				if i == 1 { // give the CPU the values the GL cache holds
 					kb, vb = kvRound(t, kvType, k, kvDim), kvRound(t, kvType, v, kvDim)
 				}
-				b.Attention(out, upload(b, q), upload(b, kb), upload(b, vb), cache, p)
+				b.Attention(out, Upload(b, q), Upload(b, kb), Upload(b, vb), cache, p)
 				outs[i] = download(b, out, tokens*qDim)
 			}
 			closeTo(t, fmt.Sprintf("attention %+v", p), outs[0], outs[1], 1e-5, 1e-4)
@@ -353,10 +352,10 @@ func (s Suite) Elementwise(t *testing.T) {
 	g, c := s.open(t, compute.Options{}), newCPU(t)
 	rng := rand.New(rand.NewPCG(7, 8))
 	const n = 1000
-	gate, up, other := randomFloats(rng, n, 8), randomFloats(rng, n, 2), randomFloats(rng, n, 1)
+	gate, up, other := RandomFloats(rng, n, 8), RandomFloats(rng, n, 2), RandomFloats(rng, n, 1)
 	var res [2][]float32
 	for i, b := range []engine.Backend{g, c} {
-		gb, ub, ob := upload(b, gate), upload(b, up), upload(b, other)
+		gb, ub, ob := Upload(b, gate), Upload(b, up), Upload(b, other)
 		b.SwiGLU(gb, gb, ub, n-3)
 		b.Add(gb, ob, n-5)
 		b.Copy(ob, 10, gb, 500, 300)
@@ -369,139 +368,13 @@ func (s Suite) Elementwise(t *testing.T) {
 // a shorter slice.
 func (s Suite) ReadWrite(t *testing.T) {
 	g := s.open(t, compute.Options{})
-	x := randomFloats(rand.New(rand.NewPCG(9, 9)), 37, 5)
-	buf := upload(g, x)
+	x := RandomFloats(rand.New(rand.NewPCG(9, 9)), 37, 5)
+	buf := Upload(g, x)
 	if buf.Len() != 37 {
 		t.Fatalf("Len = %d", buf.Len())
 	}
 	closeTo(t, "round trip", download(g, buf, 37), x, 0, 0)
 	closeTo(t, "prefix", download(g, buf, 10), x[:10], 0, 0)
-}
-
-// BadInput checks that impossible weights are refused with an error.
-func (s Suite) BadInput(t *testing.T) {
-	g := s.open(t, compute.Options{})
-	cases := []struct {
-		typ        gguf.TensorType
-		rows, cols int
-		bytes      int
-	}{
-		{gguf.TypeQ4_0, 2, 48, 2 * 27},   // not whole blocks
-		{gguf.TypeQ4_0, 2, 64, 10},       // wrong data size
-		{gguf.TypeF16, 2, 36, 144},       // row not a multiple of 8
-		{gguf.TypeQ8_1, 1, 32, 36},       // unsupported type
-		{gguf.TensorType(99), 1, 32, 32}, // unknown type
-		{gguf.TypeQ4_K, 0, 256, 0},       // no rows
-	}
-	for _, c := range cases {
-		if _, err := g.LoadWeight("bad", c.typ, c.rows, c.cols, make([]byte, c.bytes)); err == nil {
-			t.Errorf("%s %d×%d with %d bytes: no error", c.typ, c.rows, c.cols, c.bytes)
-		}
-	}
-	if _, err := g.AllocKV(1<<20, 1<<10, engine.KVF32); err == nil {
-		t.Errorf("a 4 GiB KV cache was accepted")
-	}
-	for _, c := range []struct {
-		capacity, kvDim int
-		typ             engine.KVType
-		unsupported     bool
-	}{
-		{64, 48, engine.KVQ8_0, true}, // not whole Q8_0 blocks
-		{64, 64, engine.KVType(9), true},
-		{0, 64, engine.KVF16, false},
-		{64, 6, engine.KVF32, false},
-		{1 << 30, 1 << 10, engine.KVF16, false}, // positions × width overflow 32 bits
-	} {
-		_, err := g.AllocKV(c.capacity, c.kvDim, c.typ)
-		if err == nil || errors.Is(err, engine.ErrUnsupportedKV) != c.unsupported {
-			t.Errorf("AllocKV(%d, %d, %s) = %v (unsupported: want %v)", c.capacity, c.kvDim, c.typ, err, c.unsupported)
-		}
-	}
-}
-
-// OutOfMemory checks that allocations beyond the GPU's memory (here a
-// MemoryLimit) fail with ErrOutOfMemory, and that work which needs memory
-// while it is recorded (the rounded copy of a product's activations)
-// reports the failure through Read instead of panicking, after which the
-// backend still works.
-func (s Suite) OutOfMemory(t *testing.T) {
-	g := s.open(t, compute.Options{MemoryLimit: 1 << 20})
-	const rows, cols = 64, 1024
-	typ := gguf.TypeQ8_0
-	data := make([]byte, rows*typ.RowBytes(cols))
-	quant.RandomBlocks(typ, data, rand.New(rand.NewPCG(1, 1)))
-	w, err := g.LoadWeight("w", typ, rows, cols, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := g.Alloc(1 << 20); !errors.Is(err, compute.ErrOutOfMemory) {
-		t.Fatalf("Alloc beyond the limit: %v", err)
-	}
-	if _, err := g.LoadWeight("big", typ, 16*rows, cols, make([]byte, 16*len(data))); !errors.Is(err, compute.ErrOutOfMemory) {
-		t.Fatalf("LoadWeight beyond the limit: %v", err)
-	}
-	if _, err := g.AllocKV(1024, 1024, engine.KVF16); !errors.Is(err, compute.ErrOutOfMemory) {
-		t.Fatalf("AllocKV beyond the limit: %v", err)
-	}
-	// 150 tokens of activations fit, their rounded copy does not.
-	n := 150
-	x := must(g.Alloc(n * cols))
-	y := must(g.Alloc(n * rows))
-	g.MatMul(y, w, x, n)
-	out := make([]float32, 1)
-	if err := g.Read(out, y); !errors.Is(err, compute.ErrOutOfMemory) {
-		t.Fatalf("Read after a product that could not round its activations: %v", err)
-	}
-	// The failure is reported once; one token's work fits and runs.
-	xs := randomFloats(rand.New(rand.NewPCG(2, 2)), cols, 1)
-	g.Write(x, xs)
-	g.MatMul(y, w, x, 1)
-	if err := g.Read(out, y); err != nil {
-		t.Fatalf("Read after the failure was reported: %v", err)
-	}
-	if out[0] == 0 {
-		t.Errorf("the product after the failure gave 0")
-	}
-}
-
-// Interrupt checks engine.Interruptible: after Interrupt, recorded work may
-// be skipped (uploads too) and Read still succeeds; after ResetInterrupt the
-// work runs in full again.
-func (s Suite) Interrupt(t *testing.T) {
-	g := s.open(t, compute.Options{})
-	ib, ok := g.(engine.Interruptible)
-	if !ok {
-		t.Fatal("the backend is not engine.Interruptible")
-	}
-	c := newCPU(t)
-	const rows, cols = 64, 512
-	typ := gguf.TypeQ4_K
-	rng := rand.New(rand.NewPCG(3, 3))
-	data := make([]byte, rows*typ.RowBytes(cols))
-	quant.RandomBlocks(typ, data, rng)
-	gw := must(g.LoadWeight("w", typ, rows, cols, data))
-	cw := must(c.LoadWeight("w", typ, rows, cols, data))
-	x1, x2 := randomFloats(rng, 4*cols, 1), randomFloats(rng, 4*cols, 1)
-	x, y := must(g.Alloc(4*cols)), must(g.Alloc(4*rows))
-	product := func() []float32 {
-		g.MatMul(y, gw, x, 4)
-		out := make([]float32, 4*rows)
-		if err := g.Read(out, y); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	g.Write(x, x1)
-	product()
-	ib.Interrupt()
-	g.Write(x, x2)
-	product() // may be skipped: the result is undefined, but no error
-	ib.ResetInterrupt()
-	g.Write(x, x2) // as the engine writes its input again
-	got := product()
-	cy := must(c.Alloc(4 * rows))
-	c.MatMul(cy, cw, upload(c, x2), 4)
-	closeTo(t, "product after an interrupt", got, download(c, cy, 4*rows), 1e-4, 1e-4)
 }
 
 // KVMemory checks that KV caches take what the engine's memory model says

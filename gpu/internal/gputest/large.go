@@ -31,10 +31,10 @@ func (s Suite) LargeWeight(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []int{1, 3} {
-		x := randomFloats(rng, n*cols, 1)
-		gy, cy := must(g.Alloc(n*rows)), must(c.Alloc(n*rows))
-		g.MatMul(gy, gw, upload(g, x), n)
-		c.MatMul(cy, cw, upload(c, x), n)
+		x := RandomFloats(rng, n*cols, 1)
+		gy, cy := Must(g.Alloc(n*rows)), Must(c.Alloc(n*rows))
+		g.MatMul(gy, gw, Upload(g, x), n)
+		c.MatMul(cy, cw, Upload(c, x), n)
 		closeTo(t, "output", download(g, gy, n*rows), download(c, cy, n*rows), 1e-3, 1e-4)
 	}
 }

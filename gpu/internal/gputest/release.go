@@ -15,13 +15,13 @@ import (
 // frees them explicitly, and the app makes a new state per conversation.
 func (s Suite) Release(t *testing.T) {
 	b := s.open(t, compute.Options{})
-	keep := must(b.Alloc(4))
+	keep := Must(b.Alloc(4))
 	out := make([]float32, 1)
-	mustOK(b.Read(out, keep))
+	MustOK(b.Read(out, keep))
 	base := b.MemoryUsed()
 	func() {
 		for range 10 {
-			_ = must(b.Alloc(1 << 16))
+			_ = Must(b.Alloc(1 << 16))
 			if _, err := b.AllocKV(64, 256, engine.KVF32); err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func (s Suite) Release(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); b.MemoryUsed() > base && time.Now().Before(deadline); {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
-		mustOK(b.Read(out, keep))
+		MustOK(b.Read(out, keep))
 	}
 	if got := b.MemoryUsed(); got != base {
 		t.Errorf("%d bytes in use after collection, want %d", got, base)

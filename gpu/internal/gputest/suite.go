@@ -6,8 +6,10 @@
 package gputest
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -61,30 +63,48 @@ func (s Suite) open(tb testing.TB, opts compute.Options) Backend {
 	return s.Open(tb, opts)
 }
 
+// OpenOrSkip returns the backend open makes, closed when the test ends.
+// Where open fails with an error wrapping unavailable (the machine has no
+// such device), the test is skipped with why and the error, except under
+// CI=true, where it fails.
+func OpenOrSkip[B interface{ Close() error }](tb testing.TB, unavailable error, why string, open func() (B, error)) B {
+	tb.Helper()
+	b, err := open()
+	if errors.Is(err, unavailable) && os.Getenv("CI") != "true" {
+		tb.Skipf("%s: %v", why, err)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { b.Close() })
+	return b
+}
+
 func newCPU(tb testing.TB) *cpu.Backend {
 	c := cpu.New(2)
 	tb.Cleanup(func() { c.Close() })
 	return c
 }
 
-// must returns v, panicking on err: for allocations in tests, which fail
-// only when the machine is out of memory.
-func must[T any](v T, err error) T {
+// Must returns v, panicking on err: for allocations in tests and
+// benchmarks, which fail only when the machine is out of memory.
+func Must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}
 	return v
 }
 
-// mustOK panics on err: for reads in tests, which fail only on a broken
-// backend.
-func mustOK(err error) {
+// MustOK panics on err: for reads in tests and benchmarks, which fail only
+// on a broken backend.
+func MustOK(err error) {
 	if err != nil {
 		panic(err)
 	}
 }
 
-func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
+// RandomFloats returns n floats drawn uniformly from [-scale, scale).
+func RandomFloats(rng *rand.Rand, n int, scale float32) []float32 {
 	x := make([]float32, n)
 	for i := range x {
 		x[i] = scale * (2*rng.Float32() - 1)
@@ -92,15 +112,16 @@ func randomFloats(rng *rand.Rand, n int, scale float32) []float32 {
 	return x
 }
 
-func upload(b engine.Backend, x []float32) engine.Buffer {
-	buf := must(b.Alloc(len(x)))
+// Upload returns a new buffer of b holding x.
+func Upload(b engine.Backend, x []float32) engine.Buffer {
+	buf := Must(b.Alloc(len(x)))
 	b.Write(buf, x)
 	return buf
 }
 
 func download(b engine.Backend, buf engine.Buffer, n int) []float32 {
 	out := make([]float32, n)
-	mustOK(b.Read(out, buf))
+	MustOK(b.Read(out, buf))
 	return out
 }
 
