@@ -22,6 +22,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
@@ -423,6 +424,7 @@ func rotate(x, cs []float32) {
 // (kern_attn_tmpl.h), spread over the workers by heads and token blocks.
 func (b *Backend) Attention(out, q, k, v engine.Buffer, cache engine.KVCache, p engine.AttentionParams) {
 	c := cache.(*kvCache)
+	defer runtime.KeepAlive(c) // its memory is unmapped once c is unreachable
 	defer written(out)
 	o, qs, ks, vs := buf(out), buf(q), buf(k), buf(v)
 	scale := float32(1 / math.Sqrt(float64(p.HeadDim)))

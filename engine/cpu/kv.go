@@ -66,8 +66,12 @@ func (b *Backend) AllocKV(capacity, kvDim int, typ engine.KVType) (engine.KVCach
 		}
 	}
 	c := &kvCache{typ: typ, capacity: capacity, slots: kvSlots(capacity), dim: kvDim}
-	c.k = make([]byte, total/2)
-	c.v = make([]byte, total/2)
+	if c.k, err = cacheBytes(c, total/2); err != nil {
+		return nil, err
+	}
+	if c.v, err = cacheBytes(c, total/2); err != nil {
+		return nil, err
+	}
 	b.allocated.Add(total)
 	return c, nil
 }
