@@ -103,15 +103,7 @@ func wantBackends(t *testing.T, lm *LoadedModel, names ...string) {
 // none in too little memory, all in plenty, and never fewer layers in more
 // memory.
 func TestGPULayersThatFit(t *testing.T) {
-	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := engine.ConfigFromGGUF(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, cfg := openTinyQ4_0(t)
 	if n, note := gpuLayersThatFit(f, cfg, gpuReserve, engine.StateOptions{}); n != 0 || note == "" {
 		t.Errorf("in %d bytes: %d layers (%q), want none", gpuReserve, n, note)
 	}
@@ -140,15 +132,7 @@ func TestGPULayersThatFit(t *testing.T) {
 // TestGPULayersCountChosenContext: the placement counts the KV cache of the
 // context and KV type the model will run with, not the training context.
 func TestGPULayersCountChosenContext(t *testing.T) {
-	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cfg, err := engine.ConfigFromGGUF(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, cfg := openTinyQ4_0(t)
 	cfg.ContextLen = 1 << 17 // a long training context: its KV cache would fill the GPU
 	free := int64(gpuReserve) + 512<<20
 	long, _ := gpuLayersThatFit(f, cfg, free, engine.StateOptions{KVType: engine.KVF32})
@@ -387,4 +371,20 @@ func closeLogits(t *testing.T, got, want []float32) {
 			t.Fatalf("logit %d: %g, want %g (the CPU's)", j, got[j], want[j])
 		}
 	}
+}
+
+// openTinyQ4_0 opens the shared tiny Q4_0 model (closed when the test ends)
+// and reads its configuration.
+func openTinyQ4_0(t *testing.T) (*gguf.File, engine.Config) {
+	t.Helper()
+	f, err := gguf.Open(testenv.Path(t, "models", "tiny-q4_0.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	cfg, err := engine.ConfigFromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, cfg
 }

@@ -90,6 +90,7 @@ type OverflowError struct {
 // Over returns how many tokens too many the prompt has.
 func (e *OverflowError) Over() int { return e.Tokens - (e.Limit - e.Reserve) }
 
+// Error says how large the prompt is against the room the context leaves.
 func (e *OverflowError) Error() string {
 	what := "the conversation takes"
 	if e.Minimal {

@@ -3,6 +3,10 @@
 // (the function target attribute) defined. Everything works on 256-bit
 // vectors; level 3 gains 32 vector registers (larger tiles) and EVEX int8
 // dot products.
+//
+// Why one long file: every kernel here is compiled once per level from
+// this one text, with the level's vector macros in scope; the 512-bit
+// parts live in kern_x86_zmm.h and the attention in kern_attn_tmpl.h.
 
 #define LK_CAT2(a, b) a##_##b
 #define LK_CAT(a, b) LK_CAT2(a, b)

@@ -12,6 +12,10 @@
 // tokens; the matrix-vector kernels read the weights as stored and sum each
 // row's lanes exactly. Both give the same bits, so a token's product does
 // not depend on its batch (checked by the tests).
+//
+// Why one long file: its four parts share the panel layout and the
+// helper macros defined at its top, and are included inside the level
+// template, which a split would have to repeat.
 
 #define LK_PANEL 16
 // LK_Q4K_GENERIC 1 sends Q4_K through the generic K-quant panel (to compare).

@@ -1,3 +1,6 @@
+// Why one long file: every native kernel against its Go reference, with
+// the shared random-tensor helpers; one file keeps each pair side by side.
+
 package cpu
 
 import (

@@ -1,3 +1,6 @@
+// Why one long file: the hand-built blocks, round trips, rounding and
+// misuse checks of every quantization type share its helpers and tables.
+
 package quant
 
 import (

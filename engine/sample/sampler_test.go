@@ -1,3 +1,6 @@
+// Why one long file: the tests of every sampler and of their chain share
+// its logit fixtures and helpers.
+
 package sample
 
 import (
