@@ -46,7 +46,10 @@ generate:
 ## beside its console), and llamadesk-app.exe, linked for the GUI subsystem
 ## (no console), which opens the window. Both have the icon and export the
 ## hybrid-laptop GPU hints; .ci/check-windows-exe checks each. The packages
-## compile once; the second build only links again.
+## compile once; the second build only links again. The icon's object file
+## is moved whole into internal/winres, a package only Windows builds read,
+## and left there, so that this can run beside the Linux tests (.ci/run).
+WINDOWS_RESOURCES = internal/winres/rsrc_windows_amd64.syso
 WINDOWS_CC ?= x86_64-w64-mingw32-gcc
 WINDRES ?= x86_64-w64-mingw32-windres
 WINDOWS_BUILD = CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=$(WINDOWS_CC) $(GO) build
@@ -54,10 +57,10 @@ windows:
 	@mkdir -p dist/windows
 	$(GO) run ./assets/winicon -in assets/icon.png -out dist/windows/llamadesk.ico
 	printf '1 ICON "llamadesk.ico"\n' > dist/windows/llamadesk.rc
-	$(WINDRES) -O coff -i dist/windows/llamadesk.rc -o rsrc_windows_amd64.syso
-	$(WINDOWS_BUILD) -o dist/windows/llamadesk.exe . && \
-		$(WINDOWS_BUILD) -ldflags=-H=windowsgui -o dist/windows/llamadesk-app.exe . ; \
-		rc=$$?; rm -f rsrc_windows_amd64.syso; exit $$rc
+	$(WINDRES) -O coff -i dist/windows/llamadesk.rc -o dist/windows/llamadesk-rsrc.coff
+	mv dist/windows/llamadesk-rsrc.coff $(WINDOWS_RESOURCES)
+	$(WINDOWS_BUILD) -o dist/windows/llamadesk.exe .
+	$(WINDOWS_BUILD) -ldflags=-H=windowsgui -o dist/windows/llamadesk-app.exe .
 	.ci/check-windows-exe dist/windows/llamadesk.exe 'Windows CUI'
 	.ci/check-windows-exe dist/windows/llamadesk-app.exe 'Windows GUI'
 
@@ -112,5 +115,5 @@ bench:
 	$(GO) test -run '^$$' -bench . ./engine/cpu/
 
 clean:
-	rm -f llamadesk rsrc_windows_amd64.syso
+	rm -f llamadesk $(WINDOWS_RESOURCES)
 	rm -rf dist/windows

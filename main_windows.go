@@ -33,6 +33,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	_ "github.com/llamadesk/llamadesk/internal/winres" // the icon (make windows)
 )
 
 // windowOnly reports whether this is the window's executable
