@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -259,6 +260,39 @@ func (c *Chat) Open(ctx context.Context, id string) (history.Thread, error) {
 		return history.Thread{}, err
 	}
 	return store.Thread(ctx, id)
+}
+
+// OpenAt reads a conversation to show it at message messageID (a search
+// hit; 0 for none). When that message is in a version that is not the one
+// shown (an alternative kept by regenerate or edit), the conversation
+// switches to it, with what followed it, as the version arrows would;
+// while a reply is being written in the conversation, the version shown
+// stays.
+func (c *Chat) OpenAt(ctx context.Context, id string, messageID int64) (history.Thread, error) {
+	th, err := c.Open(ctx, id)
+	if err != nil || messageID == 0 || slices.ContainsFunc(th.Messages, func(m history.Message) bool { return m.ID == messageID }) {
+		return th, err
+	}
+	if c.idle(id) != nil {
+		return th, nil
+	}
+	store, err := c.store()
+	if err != nil {
+		return th, err
+	}
+	alts, err := store.Alternatives(ctx, messageID)
+	if errors.Is(err, history.ErrNotFound) {
+		return th, nil // deleted since it was found
+	} else if err != nil {
+		return th, fmt.Errorf("show message %d: %w", messageID, err)
+	}
+	if !slices.ContainsFunc(alts, func(m history.Message) bool { return m.ID == messageID && m.ConversationID == id }) {
+		return th, nil // not a message of this conversation
+	}
+	if err := store.SwitchTo(ctx, messageID); err != nil {
+		return th, err
+	}
+	return c.Open(ctx, id)
 }
 
 // Rename sets a conversation's title ("" goes back to the automatic one).

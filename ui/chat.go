@@ -101,6 +101,9 @@ type chatPage struct {
 	// startingDraft is the draft (draftID) whose first message is being
 	// sent, until its conversation exists (0 for none).
 	startingDraft int
+	// preferredNotice is the banner's text when it says why a persona's
+	// preferred model was not loaded.
+	preferredNotice string
 	// streamShown, when set (tests), is told each text a streaming row shows.
 	streamShown func(text string)
 }

@@ -43,14 +43,16 @@ func (p *chatPage) showPersona() {
 // pickPersona applies a persona: to the new chat being started, or, when
 // a conversation with messages is open, by starting a new chat with it
 // (a conversation keeps the system prompt it began with).
+// Its preferred model, if it names one, becomes the chat's model.
 func (p *chatPage) pickPersona(name string) {
 	if p.convID != "" || len(p.views) > 0 {
 		p.newDraft(name)
-		return
+	} else {
+		p.draftPersona = name
+		p.draftSampling = history.Sampling{}
+		p.updateEmptyState()
 	}
-	p.draftPersona = name
-	p.draftSampling = history.Sampling{}
-	p.updateEmptyState()
+	p.usePreferredModel(name)
 }
 
 // newDraft shows a new chat, saved when its first message is sent.
@@ -74,18 +76,20 @@ func (p *chatPage) newDraft(persona string) {
 // openConversation shows a saved conversation.
 func (p *chatPage) openConversation(id string) { p.openAt(id, 0) }
 
-// openAt shows a saved conversation scrolled to a message (0: the end).
+// openAt shows a saved conversation scrolled to a message (0: the end),
+// switching to the message's version when another one is shown (see
+// app.Chat.OpenAt).
 func (p *chatPage) openAt(id string, messageID int64) {
 	if p.sideLayout.overlay {
 		// A drawer over a narrow window closes once a conversation is picked.
 		p.sideLayout.choice = 0
 		p.content.(*fyne.Container).Refresh()
 	}
-	if id == p.convID {
+	if id == p.convID && (messageID == 0 || p.indexOf(messageID) >= 0) {
 		p.scrollToMessage(messageID)
 		return
 	}
-	p.loadThread("Open the conversation", id, func(th history.Thread) {
+	p.loadThreadAt("Open the conversation", id, messageID, func(th history.Thread) {
 		p.showThread(th, messageID == 0)
 		p.scrollToMessage(messageID)
 		p.bannerC.Hide()
@@ -99,12 +103,18 @@ func (p *chatPage) openAt(id string, messageID int64) {
 // error is shown in a dialog titled what) or another conversation was
 // opened or reloaded since.
 func (p *chatPage) loadThread(what, id string, show func(history.Thread)) {
+	p.loadThreadAt(what, id, 0, show)
+}
+
+// loadThreadAt is loadThread showing message messageID's version (see
+// app.Chat.OpenAt; 0: the version shown).
+func (p *chatPage) loadThreadAt(what, id string, messageID int64, show func(history.Thread)) {
 	p.openSeq++
 	seq := p.openSeq
 	var th history.Thread
 	p.w.background(what, func(ctx context.Context) error {
 		var err error
-		th, err = p.w.chatService().Open(ctx, id)
+		th, err = p.w.chatService().OpenAt(ctx, id, messageID)
 		p.parseReplies(th)
 		return err
 	}, func(err error) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -90,9 +91,7 @@ func (p *chatPage) autoload(local []app.LocalEntry) {
 }
 
 func (p *chatPage) selectAndLoad(l app.LocalEntry) {
-	p.suppressPick = true
-	p.modelSelect.SetSelected(modelLabel(l))
-	p.suppressPick = false
+	p.selectModelLabel(modelLabel(l))
 	p.loadModel(l.Path)
 }
 
@@ -175,4 +174,71 @@ func (p *chatPage) rememberModel(path string) {
 	p.w.background("Remember the model", func(ctx context.Context) error {
 		return p.w.app.SaveSettings(ctx, s)
 	}, nil)
+}
+
+// usePreferredModel makes the preferred model of the persona just picked
+// the chat's model, unless it is the one in use: a local model is loaded
+// (as if chosen in the model picker), a remote one chosen. A preferred
+// model that is not here is said in the banner, and the model in use
+// stays. A model the user chooses meanwhile wins.
+func (p *chatPage) usePreferredModel(persona string) {
+	if p.bannerC.Visible() && p.banner.Text == p.preferredNotice {
+		p.bannerC.Hide() // about the persona picked before
+	}
+	want := p.personas[persona].Model
+	if want == "" {
+		return
+	}
+	if strings.HasPrefix(want, app.RemotePrefix) {
+		if p.remoteModel() == want {
+			return
+		}
+		if _, ok := p.remoteRefs[want]; !ok {
+			p.showPreferredNotice(fmt.Sprintf("“%s” prefers the remote model %s, which no remote server offers now. The model in use stays.", persona, want))
+			return
+		}
+		p.selectModelLabel(want)
+		p.useRemote(want)
+		return
+	}
+	seq := p.loadSeq
+	svc := p.w.modelService()
+	var path string
+	var findErr error
+	p.w.background("Find the persona's model", func(context.Context) error {
+		path, findErr = svc.ModelPath(want)
+		return nil // said in the banner, not in an error dialog
+	}, func(error) {
+		if seq != p.loadSeq || p.draftPersona != persona || p.convID != "" {
+			return // another model or persona was picked meanwhile
+		}
+		switch {
+		case errors.Is(findErr, app.ErrNotDownloaded):
+			p.showPreferredNotice(fmt.Sprintf("“%s” prefers %s, which is not downloaded yet: get it in the Catalog. The model in use stays.", persona, want))
+		case findErr != nil:
+			p.showPreferredNotice(fmt.Sprintf("“%s” prefers %s, which is not in the models folder. The model in use stays.", persona, want))
+		case path != p.modelPath():
+			for label, labelPath := range p.modelPaths {
+				if labelPath == path {
+					p.selectModelLabel(label)
+				}
+			}
+			p.loadModel(path)
+		}
+	})
+}
+
+// showPreferredNotice says in the banner why a persona's preferred model
+// was not loaded (hidden again when another persona is picked).
+func (p *chatPage) showPreferredNotice(text string) {
+	p.preferredNotice = text
+	p.showBanner(text)
+}
+
+// selectModelLabel shows label as the model picker's choice without
+// acting on it.
+func (p *chatPage) selectModelLabel(label string) {
+	p.suppressPick = true
+	p.modelSelect.SetSelected(label)
+	p.suppressPick = false
 }

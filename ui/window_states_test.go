@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,58 @@ func TestSearchShowsOneRowPerConversation(t *testing.T) {
 	tw.ui(func() {
 		if tw.chat.convID != many.Conversation.ID || len(tw.chat.views) != 4 {
 			t.Fatalf("opened %q with %d rows", tw.chat.convID, len(tw.chat.views))
+		}
+	})
+}
+
+// A search hit in a version of a reply that is not shown opens the
+// conversation at that version, also when the conversation is open.
+func TestSearchHitOpensItsVersion(t *testing.T) {
+	tw := newTestWindow(t, false, app.ModelsConfig{})
+	th := saveConversation(t, tw, "Sea", "Tell me a story.", "An old narwhal slept on the ice.")
+	store, err := tw.app.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old := th.Messages[1]
+	newer, err := store.Regenerate(ctx, old.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.FinishAssistant(ctx, newer.ID, history.Finish{Content: "A seal swam.", Status: history.StatusDone}); err != nil {
+		t.Fatal(err)
+	}
+	p, s := tw.chat, tw.chat.sidebar
+	tw.ui(func() { p.openConversation(th.Conversation.ID) })
+	tw.settle()
+	shown := func() []int64 {
+		var ids []int64
+		for _, v := range p.views {
+			ids = append(ids, v.id)
+		}
+		return ids
+	}
+	tw.ui(func() {
+		if got, want := shown(), []int64{th.Messages[0].ID, newer.ID}; !slices.Equal(got, want) {
+			t.Fatalf("opened showing %v, want %v", got, want)
+		}
+		s.search.SetText("narwhal")
+	})
+	tw.settle()
+	tw.ui(func() {
+		for i, e := range s.entries {
+			if e.hit != nil && e.hit.MessageID == old.ID {
+				s.list.Select(i)
+				return
+			}
+		}
+		t.Fatalf("no search row for the old version: %+v", s.entries)
+	})
+	tw.settle()
+	tw.ui(func() {
+		if got, want := shown(), []int64{th.Messages[0].ID, old.ID}; p.convID != th.Conversation.ID || !slices.Equal(got, want) {
+			t.Errorf("the hit opened %q showing %v, want %v", p.convID, got, want)
 		}
 	})
 }
