@@ -328,7 +328,8 @@ func (s *Models) ModelPath(ref string) (string, error) {
 	if ref == "" {
 		return "", errors.New("no model named")
 	}
-	if fi, err := os.Stat(ref); err == nil && !fi.IsDir() {
+	fi, statErr := os.Stat(ref)
+	if statErr == nil && !fi.IsDir() {
 		return ref, nil
 	}
 	if m, f, err := s.Catalog.Resolve(ref); err == nil {
@@ -342,6 +343,9 @@ func (s *Models) ModelPath(ref string) (string, error) {
 		if lm, err := s.Library.Find(ref); err == nil {
 			return lm.Path, nil
 		}
+	}
+	if statErr == nil {
+		return "", fmt.Errorf("model %s is a folder: name a GGUF file in it", ref)
 	}
 	return "", fmt.Errorf("model %q: no such file, no catalog model of that name (see `llamadesk models --all`), and no such file in the models folder %s", ref, s.Library.Dir)
 }

@@ -170,8 +170,12 @@ func parseFlags(fs *flag.FlagSet, args []string, positional int) ([]string, erro
 		rest = append(rest, args[0])
 		args = args[1:]
 	}
-	if len(rest) > positional {
-		return nil, usageError("unexpected arguments: %s", strings.Join(rest[positional:], " "))
+	if extra := rest[min(positional, len(rest)):]; len(extra) > 0 {
+		if m := fs.Lookup("model"); m != nil && m.Value.String() == "" && len(extra) == 1 {
+			// `llamadesk info FILE`, as `ollama show MODEL` would be typed.
+			return nil, usageError("unexpected argument %s: name the model with --model %s", extra[0], extra[0])
+		}
+		return nil, usageError("unexpected arguments: %s", strings.Join(extra, " "))
 	}
 	return rest, nil
 }

@@ -51,6 +51,9 @@ func TestModelNames(t *testing.T) {
 	if msg := h.fail(t, 1, "info", "--model", "no-such-model"); !strings.Contains(msg, "no catalog model") {
 		t.Errorf("an unknown name: %q", msg)
 	}
+	if msg := h.fail(t, 1, "info", "--model", dir); !strings.Contains(msg, "is a folder") {
+		t.Errorf("a folder: %q", msg)
+	}
 }
 
 // TestRunPullsThenChats checks `llamadesk run NAME`: the first run fetches
@@ -159,6 +162,13 @@ func TestModelArgumentValidation(t *testing.T) {
 		if msg := h.fail(t, 2, args...); msg == "" {
 			t.Errorf("%v: no message", args)
 		}
+	}
+	// A model given without --model is pointed at it.
+	if msg := h.fail(t, 2, "info", model); !strings.Contains(msg, "--model "+model) {
+		t.Errorf("info FILE: %q does not say to use --model", msg)
+	}
+	if msg := h.fail(t, 2, "info", "--model", model, "extra"); !strings.Contains(msg, "unexpected arguments: extra") {
+		t.Errorf("info --model FILE extra: %q", msg)
 	}
 	// -1: until the end of text or a full context.
 	if out := h.ok(t, "generate", "--model", model, "--prompt-file", prompt, "-n", "-1", "--json"); !strings.Contains(out, `"tokens"`) {

@@ -2,27 +2,19 @@ package gguf
 
 import (
 	"fmt"
+
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // Open memory-maps and parses the GGUF file at path. Close the File when
 // done. Only a regular file is accepted, and opening never waits: a named
 // pipe or a device is refused at once.
 func Open(path string) (*File, error) {
-	fh, err := openNoWait(path)
+	fh, st, err := inputfile.Open(path) // never blocks on a named pipe; refuses what is not a regular file
 	if err != nil {
 		return nil, fmt.Errorf("open model: %w", err)
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("open model %s: %w", path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("open model %s: is a directory", path)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("open model %s: not a regular file (%s)", path, st.Mode().Type())
-	}
 	if st.Size() < 8 {
 		return nil, fmt.Errorf("open model %s: %w: file truncated (%d bytes)", path, ErrInvalid, st.Size())
 	}

@@ -281,7 +281,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, c := range []struct{ path, want string }{
 		{filepath.Join(dir, "missing.gguf"), "no such file"},
-		{dir, "is a directory"},
+		{dir, "not a regular file (a folder)"},
 		{empty, "truncated"},
 		{text, "bad magic"},
 	} {
