@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
 
 	"github.com/llamadesk/llamadesk/history"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // maxPersonaFile bounds a persona file read for import.
@@ -86,7 +84,7 @@ func (p *Personas) RestoreBuiltins(ctx context.Context) error {
 // ImportFile adds the personas of a persona file, all or none (replace
 // overwrites personas of the same name), and returns them.
 func (p *Personas) ImportFile(ctx context.Context, path string, replace bool) ([]history.Persona, error) {
-	data, err := readLimited(path, maxPersonaFile)
+	data, err := inputfile.ReadFile(path, maxPersonaFile)
 	if err != nil {
 		return nil, err
 	}
@@ -108,21 +106,4 @@ func (p *Personas) ExportFile(ctx context.Context, path string, names ...string)
 		return err
 	}
 	return store.ExportPersonasFile(ctx, path, names...)
-}
-
-// readLimited reads a file of at most max bytes.
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
 }

@@ -3,9 +3,9 @@ package app
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // maxKeyBytes bounds an API key file.
@@ -16,24 +16,16 @@ const maxKeyBytes = 4096
 // refuses an empty key, or one with spaces or control characters, and
 // returns a warning when other users can read the file.
 func ReadKeyFile(path string) (key, warning string, err error) {
-	f, err := os.Open(path)
+	f, fi, err := inputfile.Open(path) // never waits on a named pipe
 	if err != nil {
 		return "", "", fmt.Errorf("read API key: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", "", fmt.Errorf("read API key: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", "", fmt.Errorf("read API key: %s is not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxKeyBytes+1))
-	if err != nil {
-		return "", "", fmt.Errorf("read API key: %w", err)
-	}
-	if len(data) > maxKeyBytes {
+	data, err := inputfile.ReadAll(f, maxKeyBytes)
+	if errors.Is(err, inputfile.ErrTooLarge) {
 		return "", "", fmt.Errorf("read API key: %s is longer than %d bytes", path, maxKeyBytes)
+	} else if err != nil {
+		return "", "", fmt.Errorf("read API key %s: %w", path, err)
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	key = strings.TrimSpace(line)

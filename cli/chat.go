@@ -38,9 +38,11 @@ type chatFlags struct {
 // and the context.
 const unlimited = math.MaxInt32
 
-func runChat(ctx context.Context, env *Env, args []string) error {
+// parseChatFlags parses and checks the flags of `llamadesk chat` (all that
+// can be checked without the model), before anything is opened or saved.
+func parseChatFlags(env *Env, args []string) (*chatFlags, app.ReplyOptions, error) {
 	fs := newFlagSet(env, "chat")
-	f := chatFlags{modelFlags: modelFlags{env: env}}
+	f := &chatFlags{modelFlags: modelFlags{env: env}}
 	f.register(fs)
 	fs.Lookup("model").Usage = "the model: a GGUF `file`, a catalog name, a file of the models folder, or a remote server's model as remote:NAME/MODEL (required unless the persona or the conversation names one)"
 	fs.StringVar(&f.persona, "persona", "", "persona `name` for a new conversation (its preferred model is used when --model is absent)")
@@ -60,9 +62,17 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&f.policy, "overflow", "", "what to drop when the conversation outgrows the context, saved with it: keep-system-drop-oldest (the default), truncate-middle or stop-at-limit")
 	fs.BoolVar(&f.asJSON, "json", false, "with --message: print {conversation_id, reply, stats, seed} as JSON")
 	if _, err := parseFlags(fs, args, 0); err != nil {
-		return err
+		return nil, app.ReplyOptions{}, err
 	}
 	opts, err := f.replyOptions()
+	if err != nil {
+		return nil, app.ReplyOptions{}, err
+	}
+	return f, opts, nil
+}
+
+func runChat(ctx context.Context, env *Env, args []string) error {
+	f, opts, err := parseChatFlags(env, args)
 	if err != nil {
 		return err
 	}
@@ -103,7 +113,7 @@ func runChat(ctx context.Context, env *Env, args []string) error {
 	if f.ctxLen != nil {
 		ctxLen = *f.ctxLen
 	}
-	r, err := chatResponder(a, &f, ctxLen) // a local model, or remote:NAME/MODEL
+	r, err := chatResponder(a, f, ctxLen) // a local model, or remote:NAME/MODEL
 	if err != nil {
 		return err
 	}

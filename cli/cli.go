@@ -148,6 +148,16 @@ func newFlagSet(env *Env, name string) *flag.FlagSet {
 	return fs
 }
 
+// looksLikeModelFile reports whether arg names a GGUF file, by its name or
+// because it is a file, rather than a word typed in the wrong place.
+func looksLikeModelFile(arg string) bool {
+	if strings.HasSuffix(strings.ToLower(arg), ".gguf") {
+		return true
+	}
+	fi, err := os.Stat(arg)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // parseFlags parses args, allowing flags before and after positional
 // arguments, and refuses more than the allowed number of positional ones.
 func parseFlags(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
@@ -171,7 +181,7 @@ func parseFlags(fs *flag.FlagSet, args []string, positional int) ([]string, erro
 		args = args[1:]
 	}
 	if extra := rest[min(positional, len(rest)):]; len(extra) > 0 {
-		if m := fs.Lookup("model"); m != nil && m.Value.String() == "" && len(extra) == 1 {
+		if m := fs.Lookup("model"); m != nil && m.Value.String() == "" && len(extra) == 1 && looksLikeModelFile(extra[0]) {
 			// `llamadesk info FILE`, as `ollama show MODEL` would be typed.
 			return nil, usageError("unexpected argument %s: name the model with --model %s", extra[0], extra[0])
 		}

@@ -70,6 +70,10 @@ func TestRunPullsThenChats(t *testing.T) {
 	}
 	hub, api := fakeHub(t, "llama-2-7b-chat.Q4_K_M.gguf", data)
 	c.vars["HF_ENDPOINT"] = hub.URL
+	// A wrong chat flag is refused before anything is fetched.
+	if code, _, stderr := c.run(context.Background(), "", "run", "llama-2-7b-chat:Q4_K_M", "--temp", "99"); code != 2 || api.Load() != 0 || strings.Contains(stderr, "not downloaded yet") {
+		t.Fatalf("run with --temp 99: exit %d, %d hub listings, want 2 and none\n%s", code, api.Load(), stderr)
+	}
 	for i := range 2 {
 		code, stdout, stderr := c.run(context.Background(), "", "run", "llama-2-7b-chat:Q4_K_M", "--message", "Hello", "-n", "3", "--json")
 		if code != 0 {
@@ -167,8 +171,13 @@ func TestModelArgumentValidation(t *testing.T) {
 	if msg := h.fail(t, 2, "info", model); !strings.Contains(msg, "--model "+model) {
 		t.Errorf("info FILE: %q does not say to use --model", msg)
 	}
-	if msg := h.fail(t, 2, "info", "--model", model, "extra"); !strings.Contains(msg, "unexpected arguments: extra") {
-		t.Errorf("info --model FILE extra: %q", msg)
+	for _, args := range [][]string{
+		{"info", "--model", model, "extra"},
+		{"chat", "extra"}, // a word, not a model: no advice about --model
+	} {
+		if msg := h.fail(t, 2, args...); !strings.Contains(msg, "unexpected arguments: extra") {
+			t.Errorf("%v: %q", args, msg)
+		}
 	}
 	// -1: until the end of text or a full context.
 	if out := h.ok(t, "generate", "--model", model, "--prompt-file", prompt, "-n", "-1", "--json"); !strings.Contains(out, `"tokens"`) {

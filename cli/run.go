@@ -33,6 +33,10 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 			return usageError("run takes the model as NAME, not --model")
 		}
 	}
+	// The chat flags are checked before anything is downloaded.
+	if _, _, err := parseChatFlags(env, append([]string{"--model", name}, rest...)); err != nil {
+		return err
+	}
 	svc, err := openModels(env, 0, 0)
 	if err != nil {
 		return err
