@@ -199,17 +199,28 @@ func copyInto(dst *os.File, src string) error {
 // ErrHealthy refuses to set a healthy database aside without force.
 var ErrHealthy = errors.New("the history database is not damaged")
 
+// ErrInUse refuses to set aside a database another process has open.
+var ErrInUse = errors.New("the history database is open in another process")
+
 // StartFresh moves the damaged database at path aside, together with its
 // -wal file, removes its -shm file, and opens a new, empty database in its
 // place. It returns the new Store and where the old file went ("" when
 // there was no file). A database that is not damaged is refused with
 // ErrHealthy unless force is set (then it is moved aside all the same, as
-// <name>.old-<time>). Call it only when the person has agreed, and only
-// while no Store has the file open.
+// <name>.old-<time>). A database a Store has open, in this process or
+// another, is refused with ErrInUse, forced or not. Call it only when the
+// person has agreed.
 func StartFresh(path string, force bool) (*Store, string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("start fresh %s: %w", path, err)
+	}
+	// Never from under a process that has it open (the window, serve, chat):
+	// it would go on writing into the file moved aside.
+	if live, err := liveSessions(abs, ""); err != nil {
+		return nil, "", fmt.Errorf("start fresh %s: %w", abs, err)
+	} else if len(live) > 0 {
+		return nil, "", fmt.Errorf("start fresh %s: %w (nothing was moved; close the other Llamadesk window, server or chat first)", abs, ErrInUse)
 	}
 	suffix := ".corrupt-"
 	switch err := Diagnose(context.Background(), abs); {

@@ -228,3 +228,30 @@ func TestStartFreshRefusesHealthyDatabase(t *testing.T) {
 		t.Errorf("the fresh history has %d conversations", len(convs))
 	}
 }
+
+// A database a Store has open is never set aside, even forced: the other
+// process would go on writing into the file moved away.
+func TestStartFreshRefusesOpenDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "llamadesk.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chat(t, s, "", "keep me")
+	for _, force := range []bool{false, true} {
+		if _, _, err := StartFresh(path, force); !errors.Is(err, ErrInUse) {
+			t.Errorf("StartFresh(force %v) while open: %v, want ErrInUse", force, err)
+		}
+	}
+	if aside, _ := filepath.Glob(path + ".*-2*"); len(aside) != 0 {
+		t.Fatalf("a refused start-fresh moved files: %v", aside)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fresh, moved, err := StartFresh(path, true)
+	if err != nil || moved == "" {
+		t.Fatalf("StartFresh(force) once closed: %q, %v", moved, err)
+	}
+	fresh.Close()
+}

@@ -86,34 +86,11 @@ func (s *session) close() error {
 // unowned is 0). It also removes the lock files of ended sessions. It
 // returns how many replies it marked.
 func (s *Store) markOrphans(ctx context.Context, unowned time.Duration) (int, error) {
-	dir := writersDir(s.path)
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("writer sessions: %w", err)
+	alive, err := liveSessions(s.path, s.session.id)
+	if err != nil {
+		return 0, err
 	}
-	alive := map[string]bool{s.session.id: true}
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), lockSuffix)
-		if !ok || id == s.session.id || !validID(id) {
-			continue
-		}
-		lockPath := filepath.Join(dir, e.Name())
-		f, err := filelock.TryLock(lockPath, false)
-		if errors.Is(err, filelock.ErrLocked) {
-			alive[id] = true
-			continue
-		}
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // ended meanwhile
-			}
-			alive[id] = true // cannot tell: leave its replies alone
-			continue
-		}
-		// Its process is gone; the file goes while we hold the lock.
-		os.Remove(lockPath)
-		f.Close()
-	}
+	alive[s.session.id] = true
 	var n int64
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, "SELECT DISTINCT COALESCE(writer, '') FROM messages WHERE status = 'streaming'")
@@ -154,4 +131,40 @@ func (s *Store) markOrphans(ctx context.Context, unowned time.Duration) (int, er
 		return 0, fmt.Errorf("mark interrupted replies: %w", err)
 	}
 	return int(n), nil
+}
+
+// liveSessions returns the ids of the writer sessions of the database at
+// path whose process is alive: their lock is held (or cannot be checked).
+// It removes the lock files of the sessions that ended. The session own
+// (this Store's, "" for none) is neither checked nor returned.
+func liveSessions(path, own string) (map[string]bool, error) {
+	dir := writersDir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("writer sessions: %w", err)
+	}
+	alive := map[string]bool{}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), lockSuffix)
+		if !ok || id == own || !validID(id) {
+			continue
+		}
+		lockPath := filepath.Join(dir, e.Name())
+		f, err := filelock.TryLock(lockPath, false)
+		if errors.Is(err, filelock.ErrLocked) {
+			alive[id] = true
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // ended meanwhile
+			}
+			alive[id] = true // cannot tell: count it as alive
+			continue
+		}
+		// Its process is gone; the file goes while we hold the lock.
+		os.Remove(lockPath)
+		f.Close()
+	}
+	return alive, nil
 }
