@@ -111,8 +111,8 @@ func (s *Store) markOrphans(ctx context.Context, unowned time.Duration) (int, er
 			return err
 		}
 		for _, w := range writers {
-			if alive[w] {
-				continue
+			if alive[w] || w != "" && sessionHeld(s.path, w) {
+				continue // a session that started after liveSessions looked is alive too
 			}
 			q, args := "UPDATE messages SET status = 'interrupted', writer = NULL WHERE status = 'streaming' AND writer = ?", []any{w}
 			if w == "" {
@@ -167,4 +167,18 @@ func liveSessions(path, own string) (map[string]bool, error) {
 		f.Close()
 	}
 	return alive, nil
+}
+
+// sessionHeld reports whether the lock of writer session id of the database
+// at path is held (or cannot be checked), leaving its file as it is.
+func sessionHeld(path, id string) bool {
+	if !validID(id) {
+		return false
+	}
+	f, err := filelock.TryLock(filepath.Join(writersDir(path), id+lockSuffix), false)
+	if err == nil {
+		f.Close()
+		return false
+	}
+	return !errors.Is(err, fs.ErrNotExist)
 }

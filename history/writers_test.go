@@ -103,3 +103,26 @@ func messageByID(t *testing.T, s *Store, conv string, id int64) Message {
 	t.Fatalf("no message %d", id)
 	return Message{}
 }
+
+// sessionHeld tells a live session (whose lock is held) from one that
+// ended, so that markOrphans leaves alone the replies of a session that
+// started after it listed the live ones.
+func TestSessionHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "llamadesk.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.session.id
+	if !sessionHeld(path, id) {
+		t.Error("an open Store's session is not held")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, id string }{{"closed", id}, {"unknown", "nosuchsession"}, {"invalid", "../x"}} {
+		if sessionHeld(path, tt.id) {
+			t.Errorf("%s session: held", tt.name)
+		}
+	}
+}
