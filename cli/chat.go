@@ -356,6 +356,11 @@ func chatInteractive(ctx context.Context, env *Env, a *app.App, c *app.Chat, r a
 			case errors.Is(err, chat.ErrContextFull):
 				fmt.Fprintln(env.Stderr, "The conversation no longer fits the context:", err)
 				continue
+			case ctx.Err() == nil:
+				// A remote server down, a model that failed: the chat goes on
+				// (the failed reply is saved as such; send again to retry).
+				fmt.Fprintln(env.Stderr, "The reply failed:", terminalSafeLines(err.Error()))
+				continue
 			}
 			return err
 		}

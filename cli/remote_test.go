@@ -91,6 +91,11 @@ func TestChatWithARemoteModel(t *testing.T) {
 		t.Errorf("the message was lost: %s", out)
 	}
 	h.fail(t, 1, "chat", "--model", "remote:nobody/m", "--message", "hi")
+	// The interactive chat says a failed reply and goes on to the next line.
+	code, _, errOut := h.run(t, "First try?\nSecond try?\n", "chat", "--model", "remote:box/nope")
+	if code != 0 || strings.Count(errOut, "The reply failed:") != 2 {
+		t.Errorf("interactive chat with failing replies: exit %d\n%s", code, errOut)
+	}
 	h.ok(t, "remote", "rm", "box")
 	if out := h.ok(t, "remote", "list", "--json"); strings.TrimSpace(out) != "[]" {
 		t.Fatalf("after rm: %s", out)
