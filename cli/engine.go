@@ -350,16 +350,16 @@ func runInfo(ctx context.Context, env *Env, args []string) error {
 	if *model == "" {
 		return usageError("--model is required")
 	}
-	path, err := modelPath(env, *model)
-	if err != nil {
-		return err
-	}
 	kv, err := engine.ParseKVType(*kvType)
 	if err != nil {
 		return usageError("--kv-type: %v", err)
 	}
 	if *ctxLen < 0 {
 		return usageError("--ctx must not be negative")
+	}
+	path, err := modelPath(env, *model)
+	if err != nil {
+		return err
 	}
 	info, err := app.DescribeModelAt(path, engine.StateOptions{Context: *ctxLen, KVType: kv})
 	if err != nil {

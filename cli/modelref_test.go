@@ -162,6 +162,8 @@ func TestModelArgumentValidation(t *testing.T) {
 		{"eval", "--model", model, "--prompt-file", prompt, "--threads", "-3"},
 		{"eval", "--model", model, "--prompt-file", prompt, "--gpu-layers", "-7"},
 		{"bench", "--model", model, "--threads", "100000"},
+		{"info", "--model", "no-such-model", "--kv-type", "q9"}, // the flags before the model
+		{"info", "--model", "no-such-model", "--ctx", "-1"},
 	} {
 		if msg := h.fail(t, 2, args...); msg == "" {
 			t.Errorf("%v: no message", args)
