@@ -127,7 +127,8 @@ func (b *Backend) LoadWeight(name string, typ gguf.TensorType, rows, cols int, d
 }
 
 // place puts a weight's bytes on the device: in place when inPlace says
-// they are the file's and the device can read them there, else copied.
+// they are the file's and the device can read them there, at an offset
+// that it can bind (a multiple of Limits.BindAlign), else copied.
 func (b *Backend) place(data []byte, inPlace bool) (binding, error) {
 	if !inPlace || len(data) == 0 {
 		return b.upload(data)
@@ -139,6 +140,10 @@ func (b *Backend) place(data []byte, inPlace bool) (binding, error) {
 	}
 	name, off, ok := b.dev.WrapBuffer(data)
 	if !ok {
+		return b.upload(data)
+	}
+	if off%b.lim.BindAlign != 0 {
+		b.release([]uint32{name}) // deleted at the next flush
 		return b.upload(data)
 	}
 	b.used += size

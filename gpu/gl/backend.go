@@ -45,7 +45,7 @@ func New(opts Options) (*Backend, error) {
 	d.stop = (*C.int32_t)(C.calloc(1, 4))
 	cb, err := compute.New(d, "gl", d.info.Renderer, opts.Options)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("gl: %w: %w", ErrUnavailable, err)
 	}
 	return &Backend{Backend: cb, info: d.info}, nil
 }
@@ -179,7 +179,7 @@ func (d *device) Run(b *compute.Batch) error {
 			glRead(r.Buf, r.Off, r.Dst, r.Barrier)
 		}
 		glDeleteBuffers(b.Delete)
-		glerr = glError()
+		glerr = glErrors()
 	})
 	switch {
 	case glerr == C.LGL_OUT_OF_MEMORY:

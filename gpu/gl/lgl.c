@@ -117,7 +117,17 @@ int64_t lgl_get_integer_index(uint32_t name, uint32_t i) {
 
 void lgl_get_integers(uint32_t name, int32_t *out) { p_glGetIntegerv(name, out); }
 
-uint32_t lgl_get_error(void) { return p_glGetError(); }
+uint32_t lgl_drain_errors(void) {
+	uint32_t first = 0;
+	int oom = 0;
+	for (int i = 0; i < LGL_MAX_ERROR_FLAGS; i++) {
+		GLenum e = p_glGetError();
+		if (e == LGL_NO_ERROR) break;
+		if (e == LGL_OUT_OF_MEMORY) oom = 1;
+		if (!first) first = e;
+	}
+	return oom ? LGL_OUT_OF_MEMORY : first;
+}
 
 // ---- programs and buffers ----------------------------------------------------
 
@@ -147,15 +157,14 @@ uint32_t lgl_program(const char *src, char *log, int loglen) {
 }
 
 uint32_t lgl_buffer(int64_t size, const void *data, uint32_t *glerr) {
-	while (p_glGetError() != 0) {
-	}
+	lgl_drain_errors();
 	GLuint b = 0;
 	p_glGenBuffers(1, &b);
 	p_glBindBuffer(GL_COPY_WRITE_BUFFER, b);
 	p_glBufferData(GL_COPY_WRITE_BUFFER, size, data, GL_STATIC_DRAW);
 	if (!data) p_glClearBufferData(GL_COPY_WRITE_BUFFER, GL_R32UI, GL_RED_INTEGER, GL_UNSIGNED_INT, NULL);
 	p_glBindBuffer(GL_COPY_WRITE_BUFFER, 0);
-	*glerr = p_glGetError();
+	*glerr = lgl_drain_errors();
 	if (*glerr != 0) {
 		p_glDeleteBuffers(1, &b);
 		return 0;
@@ -192,7 +201,13 @@ void lgl_exec(const lgl_cmd *cmds, int n, uint32_t ubo, const void *params, int6
 	GLuint bound[LGL_CMD_MAXBIND] = {0};
 	int64_t boundOff[LGL_CMD_MAXBIND] = {0}, boundSize[LGL_CMD_MAXBIND] = {0};
 	for (int i = 0; i < n; i++) {
-		if (__atomic_load_n(stop, __ATOMIC_RELAXED)) break;
+		if (__atomic_load_n(stop, __ATOMIC_RELAXED)) {
+			// The recorder forgot the hazards a skipped command's barrier
+			// ordered: later batches (after the interrupt is reset) rely on
+			// it, so order everything issued so far before returning.
+			p_glMemoryBarrier(glBarrierBits(LGL_BARRIER_SHADER | LGL_BARRIER_TRANSFER));
+			break;
+		}
 		const lgl_cmd *c = &cmds[i];
 		if (c->barrier) p_glMemoryBarrier(glBarrierBits(c->barrier));
 		switch (c->kind) {

@@ -86,7 +86,13 @@ const char *lgl_get_stringi(uint32_t name, uint32_t i);
 int64_t lgl_get_integer(uint32_t name);
 int64_t lgl_get_integer_index(uint32_t name, uint32_t i);
 void lgl_get_integers(uint32_t name, int32_t *out);
-uint32_t lgl_get_error(void);
+// LGL_MAX_ERROR_FLAGS bounds the glGetError calls of lgl_drain_errors: a
+// lost context may report an error forever.
+#define LGL_MAX_ERROR_FLAGS 16
+// lgl_drain_errors reads the GL error flags (one per error code, up to
+// LGL_MAX_ERROR_FLAGS) and clears them. It returns LGL_OUT_OF_MEMORY when
+// any flag was, else the first error read, else LGL_NO_ERROR.
+uint32_t lgl_drain_errors(void);
 
 // lgl_program compiles and links a compute program; it returns 0 and writes
 // the compiler's log to log on failure.
@@ -103,7 +109,8 @@ void lgl_read(uint32_t buf, int64_t off, int64_t size, void *dst, uint32_t barri
 // lgl_exec runs n recorded commands. params (paramsLen bytes) is uploaded
 // to the uniform buffer ubo first; data holds the bytes of upload commands.
 // While *stop is not 0 (set from another thread: an interrupt), the
-// remaining commands are skipped.
+// remaining commands are skipped, and one full barrier stands in for the
+// barriers they carried.
 void lgl_exec(const lgl_cmd *cmds, int n, uint32_t ubo, const void *params, int64_t paramsLen,
               uint32_t paramsSize, const void *data, const int32_t *stop);
 

@@ -136,16 +136,12 @@ func glIntegerIndex(name uint32, i int) int64 {
 	return int64(C.lgl_get_integer_index(C.uint32_t(name), C.uint32_t(i)))
 }
 
-func glError() uint32 { return uint32(C.lgl_get_error()) }
+// glErrors reads and clears the GL error flags (a bounded number of them):
+// it returns LGL_OUT_OF_MEMORY when any was, else the first, else 0.
+func glErrors() uint32 { return uint32(C.lgl_drain_errors()) }
 
 // clearErrors drains the GL error flags.
-func clearErrors() {
-	for range 16 {
-		if glError() == 0 {
-			return
-		}
-	}
-}
+func clearErrors() { glErrors() }
 
 // glProgram compiles and links a compute program.
 func glProgram(src string) (uint32, error) {

@@ -65,11 +65,13 @@ void lmtl_release(lmtl *m, const uint32_t *ids, int n);
 
 // lmtl_exec runs n commands in command buffers of at most perCB commands,
 // committing each and waiting for the one before, so that *stop (set from
-// another thread) takes effect between command buffers; then it copies
+// another thread) takes effect between command buffers. A dispatch's
+// parameters are the paramsSize bytes (kernels.ParamsSize) at its params
+// offset of params (paramsLen bytes in all). Then it copies
 // readLen bytes at readOff of buffer readBuf (if not 0) into readDst. It
 // returns 0, or 1 with the reason in err (2 when the GPU ran out of memory).
 int lmtl_exec(lmtl *m, const lmtl_cmd *cmds, int n, int perCB, const void *params, int64_t paramsLen,
-              const void *data, int64_t dataLen, uint32_t readBuf, int64_t readOff, void *readDst, int64_t readLen,
+              uint32_t paramsSize, const void *data, int64_t dataLen, uint32_t readBuf, int64_t readOff, void *readDst, int64_t readLen,
               const int32_t *stop, char *err, int errlen);
 
 #endif

@@ -78,9 +78,10 @@ lmtl *lmtl_create(char *err, int errlen) {
 		m->dev = dev;
 		m->queue = [dev newCommandQueue];
 		if (!m->queue) {
+			// The message uses the device's name: write it before the release.
+			snprintf(err, errlen, "%s has no command queue", [[dev name] UTF8String]);
 			[dev release];
 			free(m);
-			snprintf(err, errlen, "%s has no command queue", [[dev name] UTF8String]);
 			return NULL;
 		}
 		m->unified = [dev hasUnifiedMemory] ? 1 : 0;
@@ -280,7 +281,7 @@ static int finish(id<MTLCommandBuffer> cb, char *err, int errlen) {
 }
 
 int lmtl_exec(lmtl *m, const lmtl_cmd *cmds, int n, int perCB, const void *params, int64_t paramsLen,
-              const void *data, int64_t dataLen, uint32_t readBuf, int64_t readOff, void *readDst, int64_t readLen,
+              uint32_t paramsSize, const void *data, int64_t dataLen, uint32_t readBuf, int64_t readOff, void *readDst, int64_t readLen,
               const int32_t *stop, char *err, int errlen) {
 	@autoreleasepool {
 		(void)paramsLen;
@@ -316,7 +317,7 @@ int lmtl_exec(lmtl *m, const lmtl_cmd *cmds, int n, int perCB, const void *param
 					if (!ce) ce = [cb computeCommandEncoder];
 					id<MTLComputePipelineState> ps = get(m, c->program);
 					[ce setComputePipelineState:ps];
-					[ce setBytes:(const char *)params + c->params length:48 atIndex:0];
+					[ce setBytes:(const char *)params + c->params length:paramsSize atIndex:0];
 					for (int b = 0; b < LMTL_CMD_MAXBIND; b++) {
 						if (c->buf[b]) [ce setBuffer:get(m, c->buf[b]) offset:(NSUInteger)c->off[b] atIndex:(NSUInteger)(b + 1)];
 					}

@@ -185,7 +185,7 @@ func (d *device) Run(b *compute.Batch) error {
 	}
 	var msg [1024]C.char
 	status := C.lmtl_exec(d.m, cmds, C.int(len(b.Cmds)), perCommandBuffer, params, C.int64_t(len(b.Params)),
-		data, C.int64_t(len(b.Data)), readBuf, readOff, dst, readLen, d.stop, &msg[0], C.int(len(msg)))
+		C.uint32_t(kernels.ParamsSize), data, C.int64_t(len(b.Data)), readBuf, readOff, dst, readLen, d.stop, &msg[0], C.int(len(msg)))
 	if len(b.Delete) > 0 {
 		C.lmtl_release(d.m, (*C.uint32_t)(unsafe.Pointer(&b.Delete[0])), C.int(len(b.Delete)))
 	}

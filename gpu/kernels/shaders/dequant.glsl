@@ -1,4 +1,4 @@
-// Dequantization of the repacked weight layouts (see layout in repack.go).
+// Dequantization of the repacked weight layouts (see the layouts in layout.go).
 // WTYPE is the ggml type id; BLOCK_ELEMS the elements of one block; HAS_AUX
 // is 1 when the type has an aux (fp16 scale) stream.
 //
