@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/llamadesk/llamadesk/engine/chat"
 )
 
 // remoteClient speaks the OpenAI API to one remote server.
@@ -88,13 +90,41 @@ func (c *remoteClient) do(ctx context.Context, method, path string, body any) (*
 	return resp, nil
 }
 
-// RemoteError is a remote server's refusal: its HTTP status and its
-// message.
+// RemoteError is a remote server's refusal: its HTTP status, its message,
+// and the code and type its JSON error named. A refusal of a conversation
+// too long for the model's context unwraps to chat.ErrContextFull.
 type RemoteError struct {
 	Remote  string
 	Status  int
 	Message string
-	hint    string
+	// Code and Type are the error body's error.code (when a string) and
+	// error.type, "" when it has none.
+	Code, Type string
+	hint       string
+}
+
+// contextFullCodes are the error codes and types with which servers refuse
+// a conversation that does not fit the context: OpenAI's and Llamadesk's
+// code, and llama.cpp's type.
+var contextFullCodes = map[string]bool{
+	"context_length_exceeded":   true,
+	"exceed_context_size_error": true,
+}
+
+// Unwrap returns chat.ErrContextFull when the server refused a conversation
+// too long for the model's context (so that errors.Is matches it), else nil.
+func (e *RemoteError) Unwrap() error {
+	if contextFullCodes[e.Code] || contextFullCodes[e.Type] {
+		return chat.ErrContextFull
+	}
+	return nil
+}
+
+// newRemoteError reads a refusal's body: its message, code and type.
+func newRemoteError(remote string, status int, body []byte) *RemoteError {
+	e := &RemoteError{Remote: remote, Status: status, Message: errorMessage(body)}
+	e.Code, e.Type = errorKind(body)
+	return e
 }
 
 // Error gives the status, the server's message and a hint when there is one.
@@ -112,7 +142,7 @@ func (e *RemoteError) Error() string {
 // statusError turns a non-2xx response into words: the server's own
 // message (OpenAI's {"error":{"message"}}, Ollama's {"error":"…"}, or text).
 func (c *remoteClient) statusError(resp *http.Response, body []byte) error {
-	e := &RemoteError{Remote: c.remote.Name, Status: resp.StatusCode, Message: errorMessage(body)}
+	e := newRemoteError(c.remote.Name, resp.StatusCode, body)
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if c.key == "" {
@@ -166,6 +196,25 @@ func errorMessage(body []byte) string {
 		msg = msg[:cut] + "…"
 	}
 	return msg
+}
+
+// errorKind returns the code and the type of OpenAI's error body
+// ({"error":{"code","type"}}); the code only when it is a string (llama.cpp
+// sends the HTTP status there), "" for what the body does not have.
+func errorKind(body []byte) (code, typ string) {
+	var shaped struct {
+		Error struct {
+			Code json.RawMessage `json:"code"`
+			Type json.RawMessage `json:"type"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &shaped) != nil {
+		return "", ""
+	}
+	// Either may be null, a number or a string: only a string is kept.
+	_ = json.Unmarshal(shaped.Error.Code, &code)
+	_ = json.Unmarshal(shaped.Error.Type, &typ)
+	return strings.ToValidUTF8(code, ""), strings.ToValidUTF8(typ, "")
 }
 
 // maxMessage bounds a remote's error message as shown.
@@ -288,7 +337,7 @@ func (c *remoteClient) readStream(r io.Reader, onChunk func(remoteChunk) error) 
 			return fmt.Errorf("remote %s sent a chunk that is not OpenAI's: %v", c.remote.Name, err)
 		}
 		if len(chunk.Error) > 0 && string(chunk.Error) != "null" {
-			return &RemoteError{Remote: c.remote.Name, Status: http.StatusOK, Message: errorMessage([]byte(data))}
+			return newRemoteError(c.remote.Name, http.StatusOK, []byte(data))
 		}
 		if err := onChunk(chunk); err != nil {
 			return err

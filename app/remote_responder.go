@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -65,6 +66,12 @@ type remoteRequest struct {
 	FrequencyPenalty *float64        `json:"frequency_penalty,omitempty"`
 }
 
+// NoTokenLimit is the token limit of a reply without one (`chat -n -1`):
+// the engine stops at the end of text or of the context. A remote server is
+// not sent it as max_tokens: OpenAI and vLLM refuse a limit above the
+// model's context.
+const NoTokenLimit = math.MaxInt32
+
 // ErrRemoteContinue refuses Continue on a remote model.
 var ErrRemoteContinue = errors.New("a remote model cannot continue a reply that was cut short (the OpenAI API has no way to ask for it); regenerate it instead")
 
@@ -88,6 +95,9 @@ func (r *RemoteResponder) Respond(ctx context.Context, req ReplyRequest, onDelta
 	body.Temperature, body.TopP, body.MaxTokens, body.Seed = s.Temperature, s.TopP, s.MaxTokens, s.Seed
 	body.PresencePenalty, body.FrequencyPenalty = s.PresencePenalty, s.FrequencyPenalty
 	body.Stop = s.Stop
+	if s.MaxTokens != nil && *s.MaxTokens >= NoTokenLimit {
+		body.MaxTokens = nil // the server's own limit applies
+	}
 
 	start := time.Now()
 	res := &Response{StopReason: StopEOS}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -36,7 +35,7 @@ type chatFlags struct {
 
 // unlimited is the token limit -n -1 asks for: none but the end of text
 // and the context.
-const unlimited = math.MaxInt32
+const unlimited = app.NoTokenLimit
 
 // parseChatFlags parses and checks the flags of `llamadesk chat` (all that
 // can be checked without the model), before anything is opened or saved.

@@ -10,6 +10,7 @@ import (
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/gguf"
 	"github.com/llamadesk/llamadesk/engine/session"
+	"github.com/llamadesk/llamadesk/history"
 )
 
 // The Ollama API's responses and handlers: tags, version, ps, show, chat
@@ -147,7 +148,7 @@ func (s *Server) ollamaPS(w http.ResponseWriter, r *http.Request) {
 	for _, m := range list {
 		if loaded[m.Name] {
 			om := ollamaModelOf(m)
-			om.SizeVRAM = ptr(int64(0))
+			om.SizeVRAM = history.Ptr(int64(0))
 			out = append(out, om)
 		}
 	}

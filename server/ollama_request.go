@@ -7,6 +7,7 @@ import (
 
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/session"
+	"github.com/llamadesk/llamadesk/history"
 )
 
 // The Ollama API (https://github.com/ollama/ollama/blob/main/docs/api.md):
@@ -113,13 +114,12 @@ func (o *ollamaOptions) check() (session.Options, *requestError) {
 		return opts, badRequest("options.mirostat", "option mirostat is not supported (leave it at 0)")
 	}
 	if o.TopK != nil && *o.TopK < 0 {
-		o.TopK = ptr(0) // Ollama: top_k ≤ 0 keeps all tokens
+		o.TopK = history.Ptr(0) // Ollama: top_k ≤ 0 keeps all tokens
 	}
-	s := sampling{
-		temperature: o.Temperature, topP: o.TopP, topK: o.TopK, minP: o.MinP, repeatPenalty: o.RepeatPenalty,
-		presence: o.PresencePenalty, frequency: o.FrequencyPenalty, seed: o.Seed, repeatLastN: o.RepeatLastN,
-	}
-	opts.Sampling = s.params()
+	opts.Sampling = samplerParams(history.Sampling{
+		Temperature: o.Temperature, TopP: o.TopP, TopK: o.TopK, MinP: o.MinP, RepeatPenalty: o.RepeatPenalty,
+		PresencePenalty: o.PresencePenalty, FrequencyPenalty: o.FrequencyPenalty, Seed: o.Seed, RepeatLastN: o.RepeatLastN,
+	})
 	if err := opts.Sampling.Validate(); err != nil {
 		return opts, badRequest("options", "options: %v", strings.TrimPrefix(err.Error(), "sampling: "))
 	}

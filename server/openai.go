@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/llamadesk/llamadesk/engine/session"
+	"github.com/llamadesk/llamadesk/history"
 )
 
 // The OpenAI API's responses and handlers: models, chat completions and
@@ -172,18 +173,20 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, created := newID("chatcmpl-"), time.Now().Unix()
+	var fingerprint string // set once the backend is known, before the first chunk
 	chunk := func(delta *chatMessageOut, finish *string) chatCompletion {
 		return chatCompletion{ID: id, Object: "chat.completion.chunk", Created: created, Model: m.Name,
-			SystemFingerprint: s.fingerprint(s.backendHint()),
+			SystemFingerprint: fingerprint,
 			Choices:           []chatChoice{{Delta: delta, FinishReason: finish}}}
 	}
 	var stream *streamWriter
-	j := job{model: m, client: clientOf(r), conv: &conv, opts: opts}
+	j := job{model: m, client: clientOf(r), conv: &conv, opts: opts,
+		onReady: func(backend string) { fingerprint = s.fingerprint(backend) }}
 	if req.Stream {
 		stream = s.newStreamWriter(w, true)
 		j.onText = func(text string) error {
 			if !stream.started {
-				if err := stream.send(chunk(&chatMessageOut{Role: "assistant", Content: ptr("")}, nil)); err != nil {
+				if err := stream.send(chunk(&chatMessageOut{Role: "assistant", Content: history.Ptr("")}, nil)); err != nil {
 					return err
 				}
 			}
@@ -210,7 +213,7 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	if req.includeUsage() {
 		usage = chunk(nil, nil).usageChunk(usageOf(reply))
 	}
-	endOpenAIStream(stream, chunk(&chatMessageOut{Role: "assistant", Content: ptr("")}, nil), chunk(&chatMessageOut{}, &finish), usage)
+	endOpenAIStream(stream, chunk(&chatMessageOut{Role: "assistant", Content: history.Ptr("")}, nil), chunk(&chatMessageOut{}, &finish), usage)
 }
 
 func (s *Server) openAICompletion(w http.ResponseWriter, r *http.Request) {
@@ -229,13 +232,15 @@ func (s *Server) openAICompletion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, created := newID("cmpl-"), time.Now().Unix()
+	var fingerprint string // set once the backend is known, before the first chunk
 	chunk := func(text string, finish *string) textCompletion {
 		return textCompletion{ID: id, Object: "text_completion", Created: created, Model: m.Name,
-			SystemFingerprint: s.fingerprint(s.backendHint()),
+			SystemFingerprint: fingerprint,
 			Choices:           []textChoice{{Text: text, FinishReason: finish}}}
 	}
 	var stream *streamWriter
-	j := job{model: m, client: clientOf(r), prompt: req.Prompt.text, opts: opts}
+	j := job{model: m, client: clientOf(r), prompt: req.Prompt.text, opts: opts,
+		onReady: func(backend string) { fingerprint = s.fingerprint(backend) }}
 	if req.Stream {
 		stream = s.newStreamWriter(w, true)
 		j.onText = func(text string) error {
@@ -274,15 +279,4 @@ func (s *Server) openAICompletion(w http.ResponseWriter, r *http.Request) {
 		usage = chunk("", nil).usageChunk(usageOf(reply))
 	}
 	endOpenAIStream(stream, echo, chunk("", &finish), usage)
-}
-
-// backendHint names the backend of the most recently loaded model, for
-// fingerprints of chunks sent before the generation finished.
-func (s *Server) backendHint() string {
-	s.runner.mu.Lock()
-	defer s.runner.mu.Unlock()
-	if n := len(s.runner.loaded); n > 0 {
-		return s.runner.loaded[n-1].lm.Model.Backends()[0].Name()
-	}
-	return "cpu"
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/engine/session"
+	"github.com/llamadesk/llamadesk/history"
 )
 
 // The OpenAI API (https://platform.openai.com/docs/api-reference): the
@@ -208,11 +209,10 @@ func (f *samplingFields) check() (session.Options, *requestError) {
 	if len(f.Stop) > maxStops {
 		return o, badRequest("stop", "stop has %d strings: at most %d", len(f.Stop), maxStops)
 	}
-	p := sampling{
-		temperature: f.Temperature, topP: f.TopP, topK: f.TopK, minP: f.MinP, repeatPenalty: f.RepeatPenalty,
-		presence: f.PresencePenalty, frequency: f.FrequencyPenalty, seed: f.Seed,
-	}
-	o.Sampling = p.params()
+	o.Sampling = samplerParams(history.Sampling{
+		Temperature: f.Temperature, TopP: f.TopP, TopK: f.TopK, MinP: f.MinP, RepeatPenalty: f.RepeatPenalty,
+		PresencePenalty: f.PresencePenalty, FrequencyPenalty: f.FrequencyPenalty, Seed: f.Seed,
+	})
 	o.Stop = f.Stop
 	return o, nil
 }
@@ -336,7 +336,7 @@ func (req *completionRequest) check() (session.Options, *requestError) {
 	}
 	limit := req.MaxTokens
 	if limit == nil {
-		limit = ptr(16) // OpenAI's default for completions
+		limit = history.Ptr(16) // OpenAI's default for completions
 	}
 	rerr = maxTokens(&opts, "max_tokens", limit)
 	return opts, rerr

@@ -161,11 +161,12 @@ func (s *Server) replyWasCut(r *session.Reply) bool {
 
 // runJob runs a generation, saving it in the history when it is a
 // conversation (--save-history), and answers its failure (see failJob):
-// then it returns nil.
+// then it returns nil. Only a request granted the engine is saved: one
+// refused by a full queue, or whose client left while it waited, never ran.
 func (s *Server) runJob(w http.ResponseWriter, r *http.Request, stream *streamWriter, j job) *jobResult {
 	var rec *recording
 	if j.conv != nil {
-		rec = s.recorder.start(r.Context(), j.model.Name, *j.conv)
+		j.onGranted = func() { rec = s.recorder.start(r.Context(), j.model.Name, *j.conv) }
 	}
 	res, err := s.runner.run(r.Context(), j)
 	rec.finish(res, err)
@@ -179,6 +180,3 @@ func (s *Server) runJob(w http.ResponseWriter, r *http.Request, stream *streamWr
 	}
 	return res
 }
-
-// ptr returns a pointer to v.
-func ptr[T any](v T) *T { return &v }

@@ -57,6 +57,13 @@ type job struct {
 	// keepAlive, when set, replaces the server's keep-alive for this model
 	// after the job (Ollama's keep_alive).
 	keepAlive *time.Duration
+	// onGranted, when set, is called once the job holds the engine, before
+	// its model loads: a job refused by a full queue or left by its client
+	// while queued never calls it.
+	onGranted func()
+	// onReady, when set, is called with the name of the backend that runs
+	// the job once its model is loaded, before the first onText.
+	onReady func(backend string)
 	// onText receives the reply as it grows; an error from it stops the
 	// generation (the client is gone).
 	onText func(string) error
@@ -90,6 +97,9 @@ func (r *runner) run(ctx context.Context, j job) (*jobResult, error) {
 	if started != nil {
 		started(j)
 	}
+	if j.onGranted != nil {
+		j.onGranted()
+	}
 	defer func() {
 		r.mu.Lock()
 		r.running--
@@ -102,6 +112,9 @@ func (r *runner) run(ctx context.Context, j job) (*jobResult, error) {
 	}
 	defer r.releaseModel(res, j.keepAlive)
 	out := &jobResult{loaded: loadTime, ctxLen: res.sess.ContextSize(), backend: res.lm.Model.Backends()[0].Name()}
+	if j.onReady != nil {
+		j.onReady(out.backend)
+	}
 
 	genCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
