@@ -68,7 +68,12 @@ type chatPage struct {
 	draftPersona  string
 	draftSampling history.Sampling
 	views         []msgView
-	openSeq       int
+	// openSeq numbers the conversations opened (and new chats shown), so
+	// that only the newest is shown; reloadSeq numbers the reloads of the
+	// one shown. An open drops a pending reload; a reload leaves a pending
+	// open alone.
+	openSeq   int
+	reloadSeq int
 	// notes keeps the dropped-turns notice of replies made in this session.
 	notes map[int64]string
 	// md holds the replies' parsed Markdown (parsed off the UI goroutine
@@ -99,8 +104,13 @@ type chatPage struct {
 	// renameDialog is the last rename dialog shown (for tests).
 	renameDialog *dialog.FormDialog
 	// startingDraft is the draft (draftID) whose first message is being
-	// sent, until its conversation exists (0 for none).
+	// sent, until its conversation exists (0 for none); startCancel stops
+	// that reply.
 	startingDraft int
+	startCancel   context.CancelFunc
+	// earlyDone keeps the ends of replies that came while startingDraft
+	// was shown without its conversation (see finishReply).
+	earlyDone []app.ReplyEvent
 	// preferredNotice is the banner's text when it says why a persona's
 	// preferred model was not loaded.
 	preferredNotice string

@@ -98,19 +98,20 @@ func (p *chatPage) openAt(id string, messageID int64) {
 	})
 }
 
-// loadThread reads conversation id (its replies parsed) off the UI
-// goroutine and hands it to show on it, unless it could not be read (the
-// error is shown in a dialog titled what) or another conversation was
-// opened or reloaded since.
-func (p *chatPage) loadThread(what, id string, show func(history.Thread)) {
-	p.loadThreadAt(what, id, 0, show)
-}
-
-// loadThreadAt is loadThread showing message messageID's version (see
-// app.Chat.OpenAt; 0: the version shown).
+// loadThreadAt reads conversation id (its replies parsed, showing message
+// messageID's version: see app.Chat.OpenAt; 0: the version shown) off the
+// UI goroutine and hands it to show on it, unless it could not be read
+// (the error is shown in a dialog titled what) or another conversation
+// was opened since.
 func (p *chatPage) loadThreadAt(what, id string, messageID int64, show func(history.Thread)) {
 	p.openSeq++
 	seq := p.openSeq
+	p.readThread(what, id, messageID, func() bool { return seq == p.openSeq }, show)
+}
+
+// readThread reads conversation id off the UI goroutine and hands it to
+// show on it, if current (asked on the UI goroutine) still says so.
+func (p *chatPage) readThread(what, id string, messageID int64, current func() bool, show func(history.Thread)) {
 	var th history.Thread
 	p.w.background(what, func(ctx context.Context) error {
 		var err error
@@ -118,7 +119,7 @@ func (p *chatPage) loadThreadAt(what, id string, messageID int64, show func(hist
 		p.parseReplies(th)
 		return err
 	}, func(err error) {
-		if err == nil && seq == p.openSeq {
+		if err == nil && current() {
 			show(th)
 		}
 	})
@@ -132,16 +133,19 @@ func (p *chatPage) scrollToMessage(id int64) {
 	}
 }
 
-// reloadThread shows the open conversation again from the database.
+// reloadThread shows the open conversation again from the database,
+// unless another one was opened, or it was reloaded again, since. A
+// conversation being opened still opens.
 func (p *chatPage) reloadThread() {
 	if p.convID == "" {
 		return
 	}
 	id := p.convID
-	p.loadThread("Reload the conversation", id, func(th history.Thread) {
-		if p.convID == id {
-			p.showThread(th, p.atBottom())
-		}
+	p.reloadSeq++
+	seq, open := p.reloadSeq, p.openSeq
+	current := func() bool { return seq == p.reloadSeq && open == p.openSeq && p.convID == id }
+	p.readThread("Reload the conversation", id, 0, current, func(th history.Thread) {
+		p.showThread(th, p.atBottom())
 	})
 }
 

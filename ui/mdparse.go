@@ -253,8 +253,9 @@ func sameStyle(a, b mdSpan) bool {
 
 // mdCache keeps each message's blocks, parsed once, by message id and
 // content: opening a conversation again, resizing the window or switching
-// theme lays the blocks out again without parsing. Messages without an id
-// (a reply still streaming) are parsed every time they change and not kept.
+// theme lays the blocks out again without parsing. A reply still
+// streaming is parsed once a frame (its entry replaced); messages without
+// an id (not saved yet) are parsed every time and not kept.
 // Safe for concurrent use: a conversation is parsed off the UI goroutine
 // when it opens.
 type mdCache struct {

@@ -185,11 +185,9 @@ func (r *messageRow) markdown(v msgView) []mdBlock {
 	if r.actions.md == nil {
 		return parseMarkdown(v.content)
 	}
-	id := v.id
-	if v.streaming {
-		id = 0 // changes every frame: not worth keeping
-	}
-	return r.actions.md.blocks(id, v.content)
+	// A streaming reply keeps its id: the cache compares the content, so
+	// the measurer's parse of a frame serves the row drawing it.
+	return r.actions.md.blocks(v.id, v.content)
 }
 
 // canResume reports whether a reply can be continued (see app.CanContinue).

@@ -60,39 +60,48 @@ func (p *chatPage) send() {
 	svc := p.w.chatService()
 	if p.convID != "" {
 		convID := p.convID
-		p.runReply(draft, nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+		p.runReply(p.w.ctx, draft, nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
 			_, err := svc.Send(ctx, convID, text, opts, onEvent)
 			return err
 		})
 		return
 	}
 	draftID := p.draftID
-	p.startingDraft = draftID
+	// Stop cancels this context until the conversation exists (and the
+	// service can stop its reply by its id).
+	startCtx, cancel := context.WithCancel(p.w.ctx)
+	p.startingDraft, p.startCancel = draftID, cancel
 	nc := history.NewConversation{Persona: p.draftPersona, Sampling: p.draftSampling}
 	created := func(id string) { p.w.do(func() { p.conversationCreated(draftID, id) }) }
-	p.runReply(draft, created, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+	p.runReply(startCtx, draft, created, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
 		_, err := svc.Start(ctx, nc, text, opts, onEvent)
+		cancel()
 		p.w.do(func() {
 			if p.startingDraft == draftID {
-				p.startingDraft = 0
+				p.startingDraft, p.startCancel = 0, nil
+			}
+			if p.startingDraft == 0 {
+				p.earlyDone = nil
 			}
 		})
 		return err
 	})
 }
 
-// runReply runs a reply call off the UI goroutine. Once the reply has
-// started (started, when not nil, is told its conversation), its progress
-// and end come through the bridge (replyEvents). A refusal before that
-// (the model busy elsewhere, a message too long) comes back here: the
-// rows added for it go, and the draft (when there was one) is put back.
-func (p *chatPage) runReply(draft string, started func(convID string), call func(ctx context.Context, onEvent func(app.ReplyEvent)) error) {
+// runReply runs a reply call with ctx off the UI goroutine. Once the
+// reply has started (started, when not nil, is told its conversation), its
+// progress and end come through the bridge (replyEvents). A refusal before
+// that (the model busy elsewhere, a message too long, Stop) comes back
+// here: in the chat it was sent from, if that is still shown, the rows
+// added for it go, and the draft (when there was one) is put back.
+func (p *chatPage) runReply(ctx context.Context, draft string, started func(convID string), call func(ctx context.Context, onEvent func(app.ReplyEvent)) error) {
+	convID, draftID := p.convID, p.draftID
 	p.w.bg.Add(1)
 	go func() {
 		defer p.w.bg.Done()
 		began := false
 		err := p.w.protect(func() error {
-			return call(p.w.ctx, func(e app.ReplyEvent) {
+			return call(ctx, func(e app.ReplyEvent) {
 				if e.Kind == app.EventStarted {
 					began = true
 					if started != nil {
@@ -104,28 +113,34 @@ func (p *chatPage) runReply(draft string, started func(convID string), call func
 		if err == nil || began {
 			return
 		}
-		p.w.do(func() { p.replyRefused(draft, err) })
+		p.w.do(func() { p.replyRefused(draft, err, convID, draftID) })
 	}()
 }
 
-// replyRefused explains a reply that did not start and shows the
-// conversation as saved.
-func (p *chatPage) replyRefused(draft string, err error) {
+// replyRefused explains a reply that did not start in conversation convID
+// (for "", the new chat draftID) and shows it as saved. When another chat
+// is shown now, that chat is left as it is and a dialog says why the
+// reply did not start.
+func (p *chatPage) replyRefused(draft string, err error, convID string, draftID int) {
+	canceled := errors.Is(err, context.Canceled)
+	if p.convID != convID || convID == "" && p.draftID != draftID {
+		if !canceled {
+			p.w.showError("The reply did not start", err)
+		}
+		return
+	}
 	var busy *app.BusyError
 	var tooLong *app.TooLongError
 	switch {
-	case errors.Is(err, context.Canceled):
+	case canceled: // stopped before it started
 	case errors.As(err, &busy):
 		p.showBanner("Not sent: " + busy.Error() + ".")
 	case errors.As(err, &tooLong):
 		defer p.showTooLong(tooLong.Check)
-	case errors.Is(err, chat.ErrContextFull):
-		p.showBanner("The conversation no longer fits the model's context: " + plainError(err) +
-			". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
 	default:
-		p.showBanner("The reply failed: " + errorWords(err))
+		p.showReplyError(err)
 	}
-	if draft != "" && p.entry.Text == "" && (busy != nil || tooLong != nil) {
+	if draft != "" && p.entry.Text == "" && (canceled || busy != nil || tooLong != nil) {
 		p.entry.SetText(draft) // nothing typed is lost
 	}
 	if p.convID != "" {
@@ -148,7 +163,7 @@ func (p *chatPage) regenerate(v msgView) {
 	p.rebuildList(true)
 	p.setBusy(true)
 	svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
-	p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+	p.runReply(p.w.ctx, "", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
 		_, err := svc.Regenerate(ctx, id, opts, onEvent)
 		return err
 	})
@@ -166,7 +181,7 @@ func (p *chatPage) continueReply(v msgView) {
 	p.updateRow(i)
 	p.setBusy(true)
 	svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
-	p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+	p.runReply(p.w.ctx, "", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
 		_, err := svc.Continue(ctx, id, opts, onEvent)
 		return err
 	})
@@ -194,7 +209,7 @@ func (p *chatPage) editMessage(v msgView) {
 		p.rebuildList(true)
 		p.setBusy(true)
 		svc, opts, id := p.w.chatService(), p.replyOptions(), v.id
-		p.runReply("", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
+		p.runReply(p.w.ctx, "", nil, func(ctx context.Context, onEvent func(app.ReplyEvent)) error {
 			_, err := svc.Edit(ctx, id, text, opts, onEvent)
 			return err
 		})
@@ -238,10 +253,14 @@ func (p *chatPage) indexOf(id int64) int {
 }
 
 // stop stops the reply being written in the conversation shown (its text
-// so far is kept).
+// so far is kept), or the first one of the new chat shown, whose
+// conversation may not exist yet.
 func (p *chatPage) stop() {
-	if p.convID != "" {
+	switch {
+	case p.convID != "":
 		p.w.chatService().Stop(p.convID)
+	case p.startingDraft != 0 && p.startingDraft == p.draftID && p.startCancel != nil:
+		p.startCancel()
 	}
 }
 
@@ -252,15 +271,28 @@ func (p *chatPage) setBusy(busy bool) {
 }
 
 // conversationCreated adopts the conversation made for a new chat's first
-// message, if that chat is still shown.
+// message, if that chat is still shown. The bridge may have handed over
+// the reply's end before (see finishReply): the chat is finished now.
 func (p *chatPage) conversationCreated(draftID int, id string) {
 	if p.startingDraft == draftID {
-		p.startingDraft = 0
+		p.startingDraft, p.startCancel = 0, nil
 	}
+	var ended, others []app.ReplyEvent
+	for _, e := range p.earlyDone {
+		if e.ConversationID == id {
+			ended = append(ended, e)
+		} else if p.startingDraft != 0 {
+			others = append(others, e)
+		}
+	}
+	p.earlyDone = others
 	if p.convID == "" && draftID == p.draftID {
 		p.convID = id
 		p.conv = history.Conversation{ID: id, Persona: p.draftPersona}
 		p.sidebar.markCurrent()
+		for _, e := range ended {
+			p.finishReply(e)
+		}
 	}
 }
 
@@ -328,7 +360,9 @@ func (p *chatPage) showStreamText(i int, text string) {
 }
 
 // finishReply ends a reply: when its conversation is shown, the row gets
-// the saved text and its numbers.
+// the saved text and its numbers. While the new chat shown waits for its
+// conversation, the end is kept for conversationCreated: the bridge's
+// frame and the adoption are separate fyne.Do calls, in either order.
 func (p *chatPage) finishReply(e app.ReplyEvent) {
 	viewing := e.ConversationID == p.convID && p.convID != ""
 	if e.Result != nil && e.Result.DroppedNote != "" {
@@ -338,19 +372,27 @@ func (p *chatPage) finishReply(e app.ReplyEvent) {
 		}
 	}
 	if !viewing {
+		if p.convID == "" && p.startingDraft != 0 && p.startingDraft == p.draftID {
+			p.earlyDone = append(p.earlyDone, e)
+		}
 		return
 	}
 	p.setBusy(false)
 	p.updateStatus()
 	if err := e.Err; err != nil && !errors.Is(err, context.Canceled) {
-		if errors.Is(err, chat.ErrContextFull) {
-			p.showBanner("The conversation no longer fits the model's context: " + plainError(err) +
-				". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
-		} else {
-			p.showBanner("The reply failed: " + errorWords(err))
-		}
+		p.showReplyError(err)
 	}
 	p.reloadThread()
+}
+
+// showReplyError explains, in the banner, a reply that failed.
+func (p *chatPage) showReplyError(err error) {
+	if errors.Is(err, chat.ErrContextFull) {
+		p.showBanner("The conversation no longer fits the model's context: " + plainError(err) +
+			". Start a new chat, or choose an overflow policy that drops older turns in Settings.")
+		return
+	}
+	p.showBanner("The reply failed: " + errorWords(err))
 }
 
 func (p *chatPage) showBanner(text string) {
