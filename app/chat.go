@@ -1,16 +1,17 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/llamadesk/llamadesk/history"
+	"github.com/llamadesk/llamadesk/internal/inputfile"
 )
 
 // Chat is the conversation service that the window and the command line
@@ -46,9 +47,18 @@ type Chat struct {
 	subs   map[int]func(ReplyEvent)
 	nextID int
 	closed bool
+	// closing is the parent of every reply's context, whether or not its
+	// conversation exists yet (a queued Start has none): shut, called by
+	// Close, stops them all.
+	closing context.Context
+	shut    context.CancelFunc
 	// running counts reply calls in progress, so that Close can wait.
 	running sync.WaitGroup
 }
+
+// ErrClosed refuses a reply asked for after Close, and ends one that
+// was waiting for its turn when Close came.
+var ErrClosed = errors.New("the chat service is closed")
 
 // slot is a responder's turn: its channel (capacity 1) is held by the
 // reply being generated on it.
@@ -64,7 +74,9 @@ type slot struct {
 // Chat returns the conversation service, created on first use.
 func (a *App) Chat() *Chat {
 	a.chatOnce.Do(func() {
-		a.chat = &Chat{app: a, slots: map[Responder]*slot{}, active: map[string]*activeReply{}, subs: map[int]func(ReplyEvent){}}
+		closing, shut := context.WithCancel(context.Background())
+		a.chat = &Chat{app: a, slots: map[Responder]*slot{}, active: map[string]*activeReply{}, subs: map[int]func(ReplyEvent){},
+			closing: closing, shut: shut}
 	})
 	return a.chat
 }
@@ -135,9 +147,17 @@ func (c *Chat) changed(id string) { c.publish(ReplyEvent{Kind: EventChanged, Con
 // SetResponder makes r the responder of the replies started from now on
 // and hands it to the service, which closes it when it is replaced (once
 // the replies using it are done) or at Close. A reply already running
-// keeps its responder. nil leaves no responder.
+// keeps its responder. nil leaves no responder. After Close, r is
+// closed at once (nothing could ever use it).
 func (c *Chat) SetResponder(r Responder) {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		if r != nil {
+			r.Close()
+		}
+		return
+	}
 	old := c.current
 	c.current = r
 	if r != nil && c.slots[r] == nil {
@@ -165,14 +185,14 @@ func (c *Chat) Responder() Responder {
 	return c.current
 }
 
-// Close stops every reply, waits for them to be saved, and closes the
-// responders. App.Close calls it.
+// Close stops every reply (those waiting for their turn, and those whose
+// conversation is not created yet, too), waits for them to be saved, and
+// closes the responders. A reply or a responder asked for later is refused
+// (ErrClosed; SetResponder closes the responder). App.Close calls it.
 func (c *Chat) Close() error {
 	c.mu.Lock()
 	c.closed = true
-	for _, a := range c.active {
-		a.cancel()
-	}
+	c.shut() // every reply's context is a child of c.closing
 	c.mu.Unlock()
 	c.running.Wait()
 	c.mu.Lock()
@@ -446,12 +466,15 @@ func (c *Chat) Import(ctx context.Context, r io.Reader) (string, error) {
 	return id, nil
 }
 
-// ImportFile imports the conversation exported (as JSON) to path.
+// ImportFile imports the conversation exported (as JSON) to path. Only a
+// regular file of at most history.MaxImportBytes is read: a named pipe or
+// a device is refused at once, without waiting for a writer
+// (inputfile.ErrNotRegular), and a larger file without reading it
+// (inputfile.ErrTooLarge).
 func (c *Chat) ImportFile(ctx context.Context, path string) (string, error) {
-	f, err := os.Open(path)
+	data, err := inputfile.ReadFile(path, history.MaxImportBytes)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("import a conversation: %w", err)
 	}
-	defer f.Close()
-	return c.Import(ctx, f)
+	return c.Import(ctx, bytes.NewReader(data))
 }

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -125,11 +128,7 @@ func (c *Chat) Active() []Activity {
 	for _, a := range list {
 		out = append(out, a.activity())
 	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Live.Elapsed > out[j-1].Live.Elapsed; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.SortFunc(out, func(x, y Activity) int { return cmp.Compare(y.Live.Elapsed, x.Live.Elapsed) })
 	return out
 }
 
@@ -169,12 +168,14 @@ func (c *Chat) idle(conversationID string) error {
 // acquire registers a reply in conversationID ("" for one whose
 // conversation is created later) and takes its responder's turn, waiting
 // for it with queue, and otherwise refusing with a *BusyError. release
-// gives everything back (calling it again does nothing).
+// gives everything back (calling it again does nothing). The reply's
+// context ends with ctx, with Stop (once it has a conversation) and with
+// Close (ErrClosed while it waits).
 func (c *Chat) acquire(ctx context.Context, conversationID, title string, queue bool) (*activeReply, context.Context, func(), error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, nil, nil, errors.New("the chat service is closed")
+		return nil, nil, nil, ErrClosed
 	}
 	r := c.current
 	if r == nil {
@@ -203,7 +204,13 @@ func (c *Chat) acquire(ctx context.Context, conversationID, title string, queue 
 		}
 		s = nil // wait below, outside the lock
 	}
-	rctx, cancel := context.WithCancel(ctx)
+	rctx, cancelReply := context.WithCancel(ctx)
+	// Close stops every reply, those not registered in c.active too.
+	unhook := context.AfterFunc(c.closing, cancelReply)
+	cancel := func() {
+		unhook()
+		cancelReply()
+	}
 	a := &activeReply{cancel: cancel, responder: r, model: r.Info().Model, convID: conversationID, title: title,
 		phase: PhasePrompt, started: time.Now()}
 	if s == nil {
@@ -252,18 +259,27 @@ func (c *Chat) acquire(ctx context.Context, conversationID, title string, queue 
 			a.mu.Unlock()
 		case <-rctx.Done():
 			release()
+			if c.closing.Err() != nil {
+				return nil, nil, nil, fmt.Errorf("waiting for the model: %w", ErrClosed)
+			}
 			return nil, nil, nil, rctx.Err()
 		}
 	}
 	return a, rctx, release, nil
 }
 
-// setConversation records the conversation of a reply that created it.
-func (c *Chat) setConversation(a *activeReply, conv history.Conversation) {
+// setConversation records the conversation of a reply that created it,
+// so that Stop, Activity and Active find it. After Close it records
+// nothing and returns ErrClosed: the reply must not start.
+func (c *Chat) setConversation(a *activeReply, conv history.Conversation) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.convID, a.title = conv.ID, conv.Title
 	c.active[conv.ID] = a
+	return nil
 }

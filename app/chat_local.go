@@ -49,11 +49,12 @@ func (r *LocalResponder) Format() chat.Format { return r.sess.Format() }
 // Info describes the model, its backend and its chat format.
 func (r *LocalResponder) Info() ResponderInfo {
 	return ResponderInfo{
-		Model:   filepath.Base(r.model.Path),
-		Backend: r.model.BackendNote,
-		Format:  r.sess.Format().Describe(),
-		Warning: r.sess.Format().Warning(),
-		Context: r.sess.ContextSize(),
+		Model:       filepath.Base(r.model.Path),
+		Backend:     r.model.BackendNote,
+		Format:      r.sess.Format().Describe(),
+		Warning:     r.sess.Format().Warning(),
+		Context:     r.sess.ContextSize(),
+		CanContinue: true,
 	}
 }
 

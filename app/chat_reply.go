@@ -61,6 +61,10 @@ type ReplyResult struct {
 // ErrEmptyMessage refuses a message with no text.
 var ErrEmptyMessage = errors.New("the message is empty")
 
+// ErrCannotContinue refuses Continue on a responder that cannot continue a
+// reply (see ResponderInfo.CanContinue).
+var ErrCannotContinue = errors.New("this model cannot continue a reply that was cut short; regenerate it instead")
+
 // Send adds text as the person's next message in the conversation and
 // writes the reply, calling onEvent (which may be nil) on the calling
 // goroutine as it grows, and telling the subscribers. Cancelling ctx (or
@@ -95,7 +99,12 @@ func (c *Chat) Edit(ctx context.Context, messageID int64, text string, opts Repl
 // Continue writes more of the reply messageID, which was cut short
 // (stopped, interrupted by a crash, or at its token limit) and ends its
 // conversation's active path. The events carry the new text; the result
-// the whole reply.
+// the whole reply. A responder that cannot continue replies
+// (ResponderInfo.CanContinue false: a remote model) is refused with
+// ErrCannotContinue before anything is saved. When the continuation fails
+// (the reply so far fills the context, the server refuses), the reply is
+// saved back as it was, its text, status and stats intact, and the error
+// is returned (and told in the EventDone event).
 func (c *Chat) Continue(ctx context.Context, messageID int64, opts ReplyOptions, onEvent func(ReplyEvent)) (*ReplyResult, error) {
 	return c.run(ctx, replyJob{kind: jobContinue, messageID: messageID}, opts, onEvent)
 }
@@ -178,7 +187,7 @@ func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent f
 	}
 	defer release()
 
-	msg, base, err := c.prepare(rctx, store, a, j, target, opts)
+	msg, prev, err := c.prepare(rctx, store, a, j, target, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +199,7 @@ func (c *Chat) run(ctx context.Context, j replyJob, opts ReplyOptions, onEvent f
 	started := ReplyEvent{Kind: EventStarted, ConversationID: msg.ConversationID, MessageID: msg.ID}
 	onEvent(started)
 	c.publish(started)
-	res, err = c.generate(rctx, store, a, msg, base, j.kind == jobContinue, opts, onEvent)
+	res, err = c.generate(rctx, store, a, msg, prev, opts, onEvent)
 	done := ReplyEvent{Kind: EventDone, ConversationID: msg.ConversationID, MessageID: msg.ID, Result: res, Err: err}
 	a.mu.Lock()
 	done.Live = a.live()
@@ -249,56 +258,79 @@ func findMessage(ctx context.Context, store *history.Store, id int64) (history.M
 	return history.Message{}, fmt.Errorf("message %d: %w", id, history.ErrNotFound)
 }
 
+// stopped returns why the reply whose context is ctx must not start: the
+// service closed (ErrClosed), or ctx ended; nil when it may.
+func (c *Chat) stopped(ctx context.Context) error {
+	if c.closing.Err() != nil {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
 // prepare checks that the reply can be written and saves what comes before
-// it: the person's message (Send, Start, Edit) and the empty reply; for
-// Continue the reply is reopened and base is its text so far.
-func (c *Chat) prepare(ctx context.Context, store *history.Store, a *activeReply, j replyJob, target history.Message, opts ReplyOptions) (msg history.Message, base string, err error) {
+// it: the person's message (Send, Start, Edit) and the empty reply. For
+// Continue the reply is reopened, and prev is the reply as it was before
+// (nil for the other kinds): its text is where the reply goes on, and it
+// is what a failed continuation leaves saved.
+func (c *Chat) prepare(ctx context.Context, store *history.Store, a *activeReply, j replyJob, target history.Message, opts ReplyOptions) (msg history.Message, prev *history.Message, err error) {
 	// Saving uses its own context: a reply stopped now must still be saved whole.
 	saveCtx := context.WithoutCancel(ctx)
+	if err := c.stopped(ctx); err != nil {
+		return msg, nil, err // stopped or closed before it started: nothing is saved
+	}
 	model := a.model
 	switch j.kind {
 	case jobStart:
 		sys, sampling, err := c.newConversationPrompt(ctx, store, j.newConv)
 		if err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		conv := chat.Conversation{System: sys, Messages: []chat.Message{{Role: chat.User, Content: j.text}}}
 		if err := c.refuseTooLong(ctx, a.responder, conv, sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		if j.newConv.Model == "" {
 			j.newConv.Model = model
 		}
+		if err := c.stopped(ctx); err != nil {
+			return msg, nil, err // stopped or closed while the prompt was measured
+		}
 		created, err := createConversation(saveCtx, store, j.newConv)
 		if err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
-		c.setConversation(a, created)
+		if err := c.setConversation(a, created); err != nil {
+			// Closed meanwhile: the reply does not start, and its conversation goes.
+			if derr := store.DeleteConversation(saveCtx, created.ID); derr != nil {
+				err = errors.Join(err, fmt.Errorf("remove the new conversation: %w", derr))
+			}
+			return msg, nil, err
+		}
 		c.changed(created.ID)
 		if _, err := store.AppendUser(saveCtx, created.ID, j.text); err != nil {
-			return msg, "", fmt.Errorf("save the message: %w", err)
+			return msg, nil, fmt.Errorf("save the message: %w", err)
 		}
 		j.convID = created.ID
 	case jobSend:
 		th, err := store.Thread(ctx, j.convID)
 		if err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		conv := ChatConversation(th)
 		conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: j.text})
 		if err := c.refuseTooLong(ctx, a.responder, conv, th.Conversation.Sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		if _, err := store.AppendUser(saveCtx, j.convID, j.text); err != nil {
-			return msg, "", fmt.Errorf("save the message: %w", err)
+			return msg, nil, fmt.Errorf("save the message: %w", err)
 		}
 	case jobEdit:
 		if target.Role != history.RoleUser {
-			return msg, "", fmt.Errorf("message %d is not one of the person's messages", target.ID)
+			return msg, nil, fmt.Errorf("message %d is not one of the person's messages", target.ID)
 		}
 		th, err := store.Thread(ctx, j.convID)
 		if err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		before := th
 		before.Messages = nil
@@ -311,47 +343,65 @@ func (c *Chat) prepare(ctx context.Context, store *history.Store, a *activeReply
 		conv := ChatConversation(before)
 		conv.Messages = append(conv.Messages, chat.Message{Role: chat.User, Content: j.text})
 		if err := c.refuseTooLong(ctx, a.responder, conv, th.Conversation.Sampling.Overlay(opts.Sampling), opts.Policy); err != nil {
-			return msg, "", err
+			return msg, nil, err
 		}
 		if _, err := store.EditUser(saveCtx, target.ID, j.text); err != nil {
-			return msg, "", fmt.Errorf("edit the message: %w", err)
+			return msg, nil, fmt.Errorf("edit the message: %w", err)
 		}
 	case jobRegenerate:
 		if target.Role != history.RoleAssistant {
-			return msg, "", fmt.Errorf("message %d is not a reply", target.ID)
+			return msg, nil, fmt.Errorf("message %d is not a reply", target.ID)
 		}
 		msg, err = store.Regenerate(saveCtx, target.ID, model)
 		if err != nil {
-			return msg, "", fmt.Errorf("regenerate: %w", err)
+			return msg, nil, fmt.Errorf("regenerate: %w", err)
 		}
-		return msg, "", nil
+		return msg, nil, nil
 	case jobContinue:
 		if !CanContinue(target) {
-			return msg, "", fmt.Errorf("this reply cannot be continued: it is %s", target.Status)
+			return msg, nil, fmt.Errorf("this reply cannot be continued: it is %s", target.Status)
+		}
+		if info := a.responder.Info(); !info.CanContinue {
+			return msg, nil, fmt.Errorf("continue the reply with %s: %w", info.Model, ErrCannotContinue)
 		}
 		conv, err := store.Conversation(ctx, j.convID)
 		if err != nil {
-			return msg, "", err
+			return msg, nil, fmt.Errorf("conversation %s: %w", j.convID, err)
 		}
 		if conv.LeafID != target.ID {
-			return msg, "", errors.New("only the last reply of the conversation can be continued")
+			return msg, nil, errors.New("only the last reply of the conversation can be continued")
 		}
+		prev := target
 		// Reopen the reply: "interrupted" until it streams again, as after a crash.
 		if err := store.FinishAssistant(saveCtx, target.ID, history.Finish{Content: target.Content,
-			Status: history.StatusInterrupted, TokenCount: target.TokenCount, Stats: target.Stats}); err != nil {
-			return msg, "", fmt.Errorf("continue the reply: %w", err)
+			Status: history.StatusInterrupted, TokenCount: target.TokenCount, Stats: target.Stats, Seed: target.Seed}); err != nil {
+			return msg, nil, fmt.Errorf("continue the reply: %w", err)
 		}
 		if err := store.UpdateContent(saveCtx, target.ID, target.Content); err != nil {
-			return msg, "", fmt.Errorf("continue the reply: %w", err)
+			err = fmt.Errorf("continue the reply: %w", err)
+			if rerr := restoreReply(saveCtx, store, prev); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return msg, nil, err
 		}
 		target.Status = history.StatusStreaming
-		return target, target.Content, nil
+		return target, &prev, nil
 	}
 	msg, err = store.StartAssistant(saveCtx, j.convID, model)
 	if err != nil {
-		return msg, "", fmt.Errorf("start the reply: %w", err)
+		return msg, nil, fmt.Errorf("start the reply: %w", err)
 	}
-	return msg, "", nil
+	return msg, nil, nil
+}
+
+// restoreReply saves a reply back as prev was before it was reopened to
+// be continued: its text, status, token count, stats, error and seed.
+func restoreReply(ctx context.Context, store *history.Store, prev history.Message) error {
+	if err := store.FinishAssistant(ctx, prev.ID, history.Finish{Content: prev.Content, Status: prev.Status,
+		TokenCount: prev.TokenCount, Stats: prev.Stats, Error: prev.Error, Seed: prev.Seed}); err != nil {
+		return fmt.Errorf("restore reply %d: %w", prev.ID, err)
+	}
+	return nil
 }
 
 // newConversationPrompt returns the system prompt and sampling a new
@@ -374,10 +424,17 @@ func (c *Chat) newConversationPrompt(ctx context.Context, store *history.Store, 
 	return sys, sampling, nil
 }
 
-// generate writes the reply msg (streaming; for Continue with base, its
-// text so far) and saves how it ended.
-func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeReply, msg history.Message, base string, cont bool, opts ReplyOptions, onEvent func(ReplyEvent)) (res *ReplyResult, err error) {
+// generate writes the reply msg (streaming) and saves how it ended. For
+// Continue, prev is the reply before it was reopened: the new text follows
+// its text, and when the continuation fails the reply is saved back as
+// prev (a good reply must not become an error); other replies that fail
+// are saved with StatusError.
+func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeReply, msg history.Message, prev *history.Message, opts ReplyOptions, onEvent func(ReplyEvent)) (res *ReplyResult, err error) {
 	saveCtx := context.WithoutCancel(ctx)
+	cont, base := prev != nil, ""
+	if cont {
+		base = prev.Content
+	}
 	a.mu.Lock()
 	a.msgID = msg.ID
 	a.text.WriteString(base)
@@ -388,6 +445,13 @@ func (c *Chat) generate(ctx context.Context, store *history.Store, a *activeRepl
 		return a.text.String()
 	}
 	fail := func(err error) error {
+		if cont {
+			err = fmt.Errorf("continue the reply: %w", err)
+			if rerr := restoreReply(saveCtx, store, *prev); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+			return err
+		}
 		if ferr := store.FinishAssistant(saveCtx, msg.ID, history.Finish{Content: text(), Status: history.StatusError,
 			Error: err.Error()}); ferr != nil {
 			err = errors.Join(err, fmt.Errorf("save the reply: %w", ferr))

@@ -82,6 +82,12 @@ type ResponderInfo struct {
 	Warning string
 	// Context is the context size in tokens (0 when unknown).
 	Context int
+	// CanContinue is true when Respond can go on with a reply that was cut
+	// short (ReplyRequest.Continue): the local engine can, a remote model
+	// (the OpenAI API has no way to ask for it) cannot. Chat.Continue
+	// refuses at once (ErrCannotContinue) when it is false, so a window
+	// offers Continue only where it is true (and CanContinue(message)).
+	CanContinue bool
 }
 
 // ReplyRequest is what a Responder answers.
