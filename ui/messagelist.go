@@ -16,7 +16,10 @@ func (p *chatPage) rowActions() rowActions {
 		regenerate: p.regenerate,
 		switchTo:   p.switchVersion,
 		resume:     p.continueReply,
-		md:         p.md,
+		canContinue: func() bool {
+			return p.model == nil || p.model.Info().CanContinue // with no model, Continue says to pick one
+		},
+		md: p.md,
 	}
 }
 

@@ -42,6 +42,9 @@ type rowActions struct {
 	switchTo   func(v msgView, delta int)
 	// resume continues a reply that was cut short (nil: no Continue button).
 	resume func(v msgView)
+	// canContinue reports whether the model in use can continue a reply
+	// (a remote one cannot; nil: it can).
+	canContinue func() bool
 	// md caches the parsed Markdown of messages (nil: parse every time).
 	md *mdCache
 }
@@ -156,7 +159,8 @@ func (r *messageRow) apply(v msgView) {
 	setEnabled(r.editBtn, !v.streaming && v.id != 0)
 	setEnabled(r.regenBtn, !v.streaming && v.id != 0)
 	setEnabled(r.copyBtn, v.content != "")
-	setVisible(r.resumeBtn, r.actions.resume != nil && canResume(v))
+	modelContinues := r.actions.canContinue == nil || r.actions.canContinue()
+	setVisible(r.resumeBtn, r.actions.resume != nil && modelContinues && canResume(v))
 
 	r.body = r.body[:0]
 	if user {

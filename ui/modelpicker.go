@@ -134,13 +134,22 @@ func (p *chatPage) loadModel(path string) {
 			p.status.SetText("The model could not be loaded: choose another one")
 			return
 		}
-		p.model = r
-		p.w.chatService().SetResponder(r)
-		p.updateStatus()
-		p.updateEmptyState()
-		p.rememberModel(path)
-		p.focusInput()
+		p.useResponder(r, path)
 	})
+}
+
+// useResponder makes r (a model loaded from, or a remote model named by,
+// ref) the chat's model and remembers it for the next start (UI goroutine).
+func (p *chatPage) useResponder(r app.Responder, ref string) {
+	p.model = r
+	p.w.chatService().SetResponder(r)
+	p.updateStatus()
+	p.updateEmptyState()
+	if p.list != nil {
+		p.list.Refresh() // Continue is offered or not by the model (rowActions.canContinue)
+	}
+	p.rememberModel(ref)
+	p.focusInput()
 }
 
 // modelPath is the file of the model in use ("" for none).

@@ -75,12 +75,7 @@ func (p *chatPage) useRemote(ref string) {
 		if err != nil || seq != p.loadSeq {
 			return
 		}
-		p.model = r
-		p.w.chatService().SetResponder(r)
-		p.updateStatus()
-		p.updateEmptyState()
-		p.rememberModel(ref)
-		p.focusInput()
+		p.useResponder(r, ref)
 	})
 }
 

@@ -180,3 +180,29 @@ func TestSplitLong(t *testing.T) {
 		})
 	}
 }
+
+// Continue is offered under a reply that was cut short only when the
+// model in use can continue it (a remote model cannot).
+func TestContinueOfferedOnlyWhereTheModelCan(t *testing.T) {
+	test.NewTempApp(t)
+	stopped := msgView{id: 2, role: history.RoleAssistant, content: "Once upon", status: history.StatusCancelled}
+	done := msgView{id: 3, role: history.RoleAssistant, content: "The end.", status: history.StatusDone}
+	for _, tt := range []struct {
+		name        string
+		v           msgView
+		canContinue func() bool
+		want        bool
+	}{
+		{"stopped, local model", stopped, func() bool { return true }, true},
+		{"stopped, remote model", stopped, func() bool { return false }, false},
+		{"stopped, no model yet", stopped, nil, true},
+		{"finished, local model", done, func() bool { return true }, false},
+	} {
+		r := newMessageRow(rowActions{copy: func(string) {}, edit: func(msgView) {}, regenerate: func(msgView) {},
+			switchTo: func(msgView, int) {}, resume: func(msgView) {}, canContinue: tt.canContinue})
+		r.set(tt.v)
+		if got := r.resumeBtn.Visible(); got != tt.want {
+			t.Errorf("%s: Continue shown %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
