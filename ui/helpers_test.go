@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/llamadesk/llamadesk/app"
+	"github.com/llamadesk/llamadesk/history"
 	"github.com/llamadesk/llamadesk/internal/testenv"
 )
 
@@ -156,4 +157,23 @@ func walk(o fyne.CanvasObject, visit func(fyne.CanvasObject) bool) bool {
 		}
 	}
 	return true
+}
+
+// startLongReply starts a long sampled reply in conversation id through the
+// chat service (as another window would), stops it when the test ends, and
+// returns the service.
+func startLongReply(t *testing.T, tw *testWindow, id string) *app.Chat {
+	t.Helper()
+	svc := tw.app.Chat()
+	done := make(chan error, 1)
+	go func() {
+		_, err := svc.Send(context.Background(), id, "Tell me a long story.",
+			app.ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(1.0), MaxTokens: history.Ptr(100000)}}, nil)
+		done <- err
+	}()
+	t.Cleanup(func() {
+		svc.Stop(id)
+		<-done
+	})
+	return svc
 }

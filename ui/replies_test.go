@@ -94,17 +94,7 @@ func TestRefusalStaysWithItsChat(t *testing.T) {
 	p := tw.chat
 	busy := saveConversation(t, tw, "Busy", "Hi", "Hello")
 	other := saveConversation(t, tw, "Other", "Hi", "Hello")
-	svc := tw.app.Chat()
-	done := make(chan error, 1)
-	go func() {
-		_, err := svc.Send(context.Background(), busy.Conversation.ID, "Tell me a long story.",
-			app.ReplyOptions{Sampling: history.Sampling{Temperature: history.Ptr(1.0), MaxTokens: history.Ptr(100000)}}, nil)
-		done <- err
-	}()
-	defer func() {
-		svc.Stop(busy.Conversation.ID)
-		<-done
-	}()
+	svc := startLongReply(t, tw, busy.Conversation.ID)
 	waitUI(t, tw, "the reply to start", func() bool {
 		_, ok := svc.Activity(busy.Conversation.ID)
 		return ok
