@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/llamadesk/llamadesk/engine/chat"
 	"github.com/llamadesk/llamadesk/history"
@@ -211,12 +210,12 @@ func checkFit(ctx context.Context, r Responder, conv chat.Conversation, sampling
 	if policy == chat.StopAtLimit && ms.LastTokens+ms.Framing <= budget {
 		d.Reason = fmt.Sprintf("With this message the conversation takes %s tokens, %s more than the %s the context leaves "+
 			"(%s tokens, %s kept for the reply), and the overflow policy “stop at the limit” drops nothing.",
-			num(ms.PromptTokens), num(ms.PromptTokens-budget), num(budget), num(ms.Context), num(ms.Reserve))
+			GroupDigits(ms.PromptTokens), GroupDigits(ms.PromptTokens-budget), GroupDigits(budget), GroupDigits(ms.Context), GroupDigits(ms.Reserve))
 		d.Choices = []DraftChoice{ChoiceDropOldest, ChoiceNewChat, ChoiceShorten}
 	} else {
 		d.Reason = fmt.Sprintf("The message takes %s tokens, but only %s are left for it: the context holds %s tokens, "+
 			"%s are kept for the reply and %s go to the system prompt and the chat format.",
-			num(ms.LastTokens), num(max(d.Room, 0)), num(ms.Context), num(ms.Reserve), num(ms.Framing+ms.Earlier))
+			GroupDigits(ms.LastTokens), GroupDigits(max(d.Room, 0)), GroupDigits(ms.Context), GroupDigits(ms.Reserve), GroupDigits(ms.Framing+ms.Earlier))
 		d.Choices = []DraftChoice{ChoiceShorten}
 		if d.Room >= 16 {
 			d.Choices = append(d.Choices, ChoiceTruncateMiddle)
@@ -248,22 +247,11 @@ func largerContext(ms Measure) int {
 	return min(size, ms.MaxContext)
 }
 
-// num writes n with thousands separators ("4,096").
-func num(n int) string {
+// GroupDigits writes n with thousands separators (12,345).
+func GroupDigits(n int) string {
 	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	var b strings.Builder
-	for i, ch := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(ch)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return s
 }

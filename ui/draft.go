@@ -58,21 +58,12 @@ func (p *chatPage) showCount(check app.DraftCheck, err error) {
 		p.count.SetText("")
 	case check.Fits:
 		p.count.Importance = widget.LowImportance
-		p.count.SetText(fmt.Sprintf("%s tokens · room for %s", groupDigits(check.Tokens), groupDigits(max(check.Room, 0))))
+		p.count.SetText(fmt.Sprintf("%s tokens · room for %s", app.GroupDigits(check.Tokens), app.GroupDigits(max(check.Room, 0))))
 	default:
 		p.count.Importance = widget.DangerImportance
-		p.count.SetText(fmt.Sprintf("Too long: %s tokens, room for %s", groupDigits(check.Tokens), groupDigits(max(check.Room, 0))))
+		p.count.SetText(fmt.Sprintf("Too long: %s tokens, room for %s", app.GroupDigits(check.Tokens), app.GroupDigits(max(check.Room, 0))))
 	}
 	p.count.Refresh()
-}
-
-// groupDigits writes n with thousands separators.
-func groupDigits(n int) string {
-	s := fmt.Sprint(n)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // showTooLong explains a message that cannot fit the context (nothing was
@@ -98,9 +89,9 @@ func (p *chatPage) showTooLong(check app.DraftCheck) {
 		case app.ChoiceShorten:
 			add("Shorten it myself", theme.DocumentCreateIcon(), first, p.focusInput)
 		case app.ChoiceTruncateMiddle:
-			add(fmt.Sprintf("Cut the middle out (keep %s tokens)", groupDigits(check.Room)), theme.ContentCutIcon(), first, p.truncateDraft)
+			add(fmt.Sprintf("Cut the middle out (keep %s tokens)", app.GroupDigits(check.Room)), theme.ContentCutIcon(), first, p.truncateDraft)
 		case app.ChoiceLargerContext:
-			add(fmt.Sprintf("Use a context of %s tokens (reloads the model)", groupDigits(check.LargerContext)), theme.ViewFullScreenIcon(), first,
+			add(fmt.Sprintf("Use a context of %s tokens (reloads the model)", app.GroupDigits(check.LargerContext)), theme.ViewFullScreenIcon(), first,
 				func() { p.useContext(check.LargerContext) })
 		case app.ChoiceDropOldest:
 			add("Let older turns be dropped (overflow policy)", theme.HistoryIcon(), first,
