@@ -27,20 +27,8 @@ var suite = gputest.Suite{
 	Kernels: []compute.Kernels{compute.KernelsParallel},
 }
 
-func TestMatMul(t *testing.T)             { suite.MatMul(t) }
-func TestActivationRounding(t *testing.T) { suite.ActivationRounding(t) }
-func TestRMSNorm(t *testing.T)            { suite.RMSNorm(t) }
-func TestRoPE(t *testing.T)               { suite.RoPE(t) }
-func TestAttention(t *testing.T)          { suite.Attention(t) }
-func TestElementwise(t *testing.T)        { suite.Elementwise(t) }
-func TestReadWrite(t *testing.T)          { suite.ReadWrite(t) }
-func TestBadInput(t *testing.T)           { suite.BadInput(t) }
-func TestOutOfMemory(t *testing.T)        { suite.OutOfMemory(t) }
-func TestRelease(t *testing.T)            { suite.Release(t) }
-func TestLargeWeight(t *testing.T)        { suite.LargeWeight(t) }
-func TestGolden(t *testing.T)             { suite.Golden(t) }
-func TestInterrupt(t *testing.T)          { suite.Interrupt(t) }
-func TestKVMemory(t *testing.T)           { suite.KVMemory(t) }
+// TestSuite runs every check of the GPU test suite (gputest.Suite.Run).
+func TestSuite(t *testing.T) { suite.Run(t) }
 
 // TestProbe checks that Probe describes the device New uses.
 func TestProbe(t *testing.T) {

@@ -37,6 +37,24 @@ type Suite struct {
 	Kernels []compute.Kernels
 }
 
+// Run runs every check of the suite as a subtest (TestSuite/MatMul, …):
+// a backend's tests call it once, so that none of them can leave a check
+// out (the Metal tests, which CI cannot run, least of all).
+func (s Suite) Run(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		check func(*testing.T)
+	}{
+		{"MatMul", s.MatMul}, {"ActivationRounding", s.ActivationRounding}, {"RMSNorm", s.RMSNorm},
+		{"RoPE", s.RoPE}, {"Attention", s.Attention}, {"Elementwise", s.Elementwise},
+		{"ReadWrite", s.ReadWrite}, {"BadInput", s.BadInput}, {"OutOfMemory", s.OutOfMemory},
+		{"Release", s.Release}, {"LargeWeight", s.LargeWeight}, {"Golden", s.Golden},
+		{"Interrupt", s.Interrupt}, {"KVMemory", s.KVMemory},
+	} {
+		t.Run(c.name, c.check)
+	}
+}
+
 // variants returns the kernel variants the backend has.
 func (s Suite) variants() []compute.Kernels {
 	if s.Kernels == nil {
