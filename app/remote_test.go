@@ -43,23 +43,13 @@ func serveModels(t *testing.T, key string) (*server.Server, string) {
 	if err := os.Symlink(testenv.Path(t, "models", "chat-q4_k_m.gguf"), filepath.Join(dir, "chat-q4_k_m.gguf")); err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Config{Library: &models.Library{Dir: dir}, Load: app.LoadOptions{Backend: "cpu", Threads: 1},
-		ContextSize: 512, APIKey: key})
+	r, err := server.Start(server.Config{Library: &models.Library{Dir: dir}, Load: app.LoadOptions{Backend: "cpu", Threads: 1},
+		ContextSize: 512, APIKey: key}, "127.0.0.1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return s, "http://" + l.Addr().String()
+	t.Cleanup(func() { r.Stop() })
+	return r.Server, r.URL()
 }
 
 func TestRemotesAreKeptApartFromTheirKeys(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,24 +91,16 @@ func saveHistory(t *testing.T, cfg *Config) *history.Store {
 // start runs a server for cfg on 127.0.0.1 until the test ends.
 func start(t *testing.T, cfg Config) *testServer {
 	t.Helper()
-	s, err := New(cfg)
+	r, err := Start(cfg, "127.0.0.1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, l) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := r.Stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return &testServer{Server: s, URL: "http://" + l.Addr().String()}
+	return &testServer{Server: r.Server, URL: r.URL()}
 }
 
 // do sends a request with a JSON body (nil for none) and returns the
