@@ -112,11 +112,7 @@ func (lm *LoadedModel) chooseBackends(opts LoadOptions) (engine.Placement, error
 	default:
 		return engine.Placement{}, fmt.Errorf("unknown backend %q (want %s)", opts.Backend, strings.Join(Backends(), ", "))
 	}
-	explicit := opts.Backend == BackendGL || opts.Backend == BackendMetal
-	api := opts.Backend
-	if !explicit {
-		api = autoGPU()
-	}
+	api, explicit := gpuAPI(opts)
 	if layers == 0 {
 		if explicit {
 			return engine.Placement{}, fmt.Errorf("--backend %s with --gpu-layers 0 puts no layer on the GPU; use --backend cpu", api)
@@ -176,15 +172,6 @@ const (
 // buffers, and the output head when every layer fits; and a note saying why
 // not all do.
 func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64, o engine.StateOptions) (int, string) {
-	tensorBytes := func(prefix string) int64 {
-		var n int64
-		for i := range f.Tensors {
-			if strings.HasPrefix(f.Tensors[i].Name, prefix) {
-				n += int64(f.Tensors[i].Size)
-			}
-		}
-		return n
-	}
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
 		cfg.Vocab = int(t.Dims[1]) // Config leaves Vocab to engine.Load
 	}
@@ -193,14 +180,14 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64, o engine.Stat
 	}
 	need := cfg.Needs(0, o)
 	kvPerLayer := need.KV / int64(cfg.Layers)
-	head := tensorBytes("output") + need.Logits
+	head := tensorBytes(f, "output") + need.Logits
 	if _, ok := f.Tensor("output.weight"); !ok {
-		head += tensorBytes("token_embd.")
+		head += tensorBytes(f, "token_embd.")
 	}
 	budget := free - free/reserveShare - gpuReserve - need.Buffers
 	used, n := int64(0), 0
 	for n < cfg.Layers {
-		need := tensorBytes(fmt.Sprintf("blk.%d.", n)) + kvPerLayer
+		need := tensorBytes(f, fmt.Sprintf("blk.%d.", n)) + kvPerLayer
 		if used+need > budget {
 			break
 		}
@@ -215,6 +202,18 @@ func gpuLayersThatFit(f *gguf.File, cfg engine.Config, free int64, o engine.Stat
 		return n, ""
 	}
 	return n, fmt.Sprintf("%d MiB of GPU memory free hold %d of %d layers with their %s KV cache at %d positions", free>>20, n, cfg.Layers, o.KVType, o.Context)
+}
+
+// tensorBytes is the size of the tensors of f whose names begin with
+// prefix ("blk.3." for the tensors of layer 3).
+func tensorBytes(f *gguf.File, prefix string) int64 {
+	var n int64
+	for i := range f.Tensors {
+		if strings.HasPrefix(f.Tensors[i].Name, prefix) {
+			n += int64(f.Tensors[i].Size)
+		}
+	}
+	return n
 }
 
 // StateOptions returns the options of a context of ctx positions (0: the

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/llamadesk/llamadesk/engine"
@@ -224,13 +223,7 @@ func (lm *LoadedModel) dropBackend(b engine.Backend) {
 func layersIn(f *gguf.File, total int, held, perLayer int64) int {
 	var used int64
 	for n := range total {
-		prefix := fmt.Sprintf("blk.%d.", n)
-		used += perLayer
-		for i := range f.Tensors {
-			if strings.HasPrefix(f.Tensors[i].Name, prefix) {
-				used += int64(f.Tensors[i].Size)
-			}
-		}
+		used += perLayer + tensorBytes(f, fmt.Sprintf("blk.%d.", n))
 		if used > held {
 			return n
 		}
