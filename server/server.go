@@ -340,7 +340,14 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			h.Add("Vary", "Origin")
 			if r.Method == http.MethodOptions {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-Lang, X-Stainless-Package-Version, X-Stainless-OS, X-Stainless-Arch, X-Stainless-Runtime, X-Stainless-Runtime-Version, X-Stainless-Retry-Count, X-Stainless-Timeout")
+				// The origin is allowed: so are the headers its client sends
+				// (client libraries add their own, X-Stainless-*, OpenAI-Beta…).
+				allow := r.Header.Get("Access-Control-Request-Headers")
+				if allow == "" {
+					allow = "Authorization, Content-Type"
+				}
+				h.Set("Access-Control-Allow-Headers", allow)
+				h.Add("Vary", "Access-Control-Request-Headers")
 				h.Set("Access-Control-Max-Age", "600")
 				rec.WriteHeader(http.StatusNoContent)
 				return

@@ -88,6 +88,13 @@ func TestBrowserOriginsAndHosts(t *testing.T) {
 	if resp.StatusCode != 204 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
+	// The headers a client library adds are allowed for an allowed origin.
+	asked := "authorization, content-type, x-stainless-helper-method, openai-beta"
+	resp, _ = do(t, "OPTIONS", s.URL+"/v1/chat/completions", nil, "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST",
+		"Access-Control-Request-Headers", asked)
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Headers") != asked {
+		t.Errorf("preflight asking for %q: %d %v", asked, resp.StatusCode, resp.Header)
+	}
 	// DNS rebinding: a name that resolves to 127.0.0.1 but is not this machine's.
 	req, _ := http.NewRequest("GET", s.URL+"/v1/models", nil)
 	req.Host = "attacker.example:11435"
