@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,4 +84,42 @@ func TestPersonaLoadsItsPreferredModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The persona editor's model picker offers the local models, plus the
+// edited persona's preferred model when it is not here, and only while
+// that persona is edited.
+func TestPersonaEditorOffersAMissingModelOnlyForItsPersona(t *testing.T) {
+	tw := newTestWindow(t, true, app.ModelsConfig{})
+	ctx := context.Background()
+	for _, ps := range []history.Persona{
+		{Name: "Gone", SystemPrompt: "Be gone.", Model: "gone.gguf"},
+		{Name: "Here", SystemPrompt: "Be here."},
+	} {
+		if err := tw.app.Personas().Save(ctx, "", ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pp := tw.personasPage
+	tw.ui(func() { tw.tabs.Select(tw.personasTab) })
+	tw.settle()
+	find := func(name string) history.Persona {
+		for _, p := range pp.personas {
+			if p.Name == name {
+				return p
+			}
+		}
+		t.Fatalf("no persona %q in %+v", name, pp.personas)
+		return history.Persona{}
+	}
+	tw.ui(func() {
+		pp.edit(find("Gone"))
+		if !slices.Contains(pp.model.Options, "gone.gguf") || !slices.Contains(pp.model.Options, "chat-q4_k_m.gguf") {
+			t.Errorf("editing Gone offers %v", pp.model.Options)
+		}
+		pp.edit(find("Here"))
+		if slices.Contains(pp.model.Options, "gone.gguf") || !slices.Contains(pp.model.Options, "chat-q4_k_m.gguf") {
+			t.Errorf("editing Here offers %v", pp.model.Options)
+		}
+	})
 }

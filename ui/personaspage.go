@@ -28,8 +28,10 @@ type personasPage struct {
 
 	name   *widget.Entry
 	prompt *widget.Entry
-	// model picks the preferred model among the local ones.
-	model *widget.Select
+	// model picks the preferred model among the local ones (localFiles,
+	// as last listed).
+	model      *widget.Select
+	localFiles []string
 	// edits tracks unsaved changes; selecting tells list selections made by
 	// code from the person's.
 	edits     *dirtyForm
@@ -171,6 +173,7 @@ func (pp *personasPage) loadModels() {
 // setModelOptions offers files (and keeps current, a model not in the
 // folder now, as a choice).
 func (pp *personasPage) setModelOptions(files []string, current string) {
+	pp.localFiles = files
 	opts := append([]string{noModel}, files...)
 	if current != "" && current != noModel && !slices.Contains(files, current) {
 		opts = append(opts, current)
@@ -237,7 +240,7 @@ func (pp *personasPage) edit(p history.Persona) {
 	if model == "" {
 		model = noModel
 	}
-	pp.setModelOptions(pp.model.Options[1:], model)
+	pp.setModelOptions(pp.localFiles, model)
 	pp.model.SetSelected(model)
 	pp.sampling.load(p.Sampling)
 	pp.edits.loading = false
